@@ -1,0 +1,1 @@
+"""Pure selection logic, prompt handling and video reading."""

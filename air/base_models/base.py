@@ -1,0 +1,71 @@
+"""The interface every VLM backbone adapter implements, and the loading options they share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from air.Process_Utils.process_messages import FrameScore
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a backbone. `None` means "choose the sensible default for this machine".
+
+    torch_dtype: "bfloat16" | "float16" | "float32" | "auto" | None (bf16 on GPU, fp32 on CPU).
+    attn_implementation: "flash_attention_2" | "sdpa" | "eager" | None (flash-attn when installed and
+        a GPU is present, else sdpa).
+    max_pixels / min_pixels: per-frame pixel budget, for families that have one (Qwen).
+    """
+
+    device: str | None = None
+    device_map: str | None = None
+    torch_dtype: str | None = None
+    attn_implementation: str | None = None
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    trust_remote_code: bool = False
+    analysis_batch_size: int = 12
+    analysis_max_new_tokens: int = 64
+
+
+class Backbone(ABC):
+    """A VLM used for two jobs: rating single frames (analysis) and answering from the final frames.
+
+    Frames are uint8 arrays of shape (N, H, W, 3), RGB; timestamps_s are float seconds, shape (N,).
+    """
+
+    #: Default frame budget of this family, if it differs from SPEC.md's (VILA-1.5: 8 / 8).
+    default_max_frames: int | None = None
+    default_min_frames: int | None = None
+
+    name: str = "backbone"
+
+    @classmethod
+    @abstractmethod
+    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "Backbone":
+        """Load the model, processor and tokenizer from a hub id or a local directory."""
+
+    @abstractmethod
+    def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
+        """Score each frame's relevance to `query` (question plus its options, already formatted).
+
+        One prompt per frame; prompts run as batched greedy generation in chunks of
+        `options.analysis_batch_size`. Returns one FrameScore per frame, in input order.
+        """
+
+    @abstractmethod
+    def answer(
+        self,
+        frames: np.ndarray,
+        timestamps_s: Sequence[float],
+        prompt: str,
+        gen_kwargs: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Answer `prompt` (the task's own text) from `frames` in time order, in one generation call.
+
+        gen_kwargs follows lmms-eval: max_new_tokens, temperature, do_sample, top_p, num_beams, until.
+        """

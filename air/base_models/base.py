@@ -30,6 +30,7 @@ class LoadOptions:
     trust_remote_code: bool = False
     analysis_batch_size: int = 12
     analysis_max_new_tokens: int = 64
+    analysis_mode: str = "generate"  # "generate" (paper) or "logits" (one forward pass over digits 1..5)
 
 
 class Backbone(ABC):

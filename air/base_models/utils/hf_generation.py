@@ -1,0 +1,272 @@
+"""Batched, left-padded generation and analysis scoring shared by the Hugging Face backbone adapters.
+
+An adapter supplies one callable that turns a chunk of frames plus the analysis prompt text into
+generated strings (or next-token logits); the helpers here do the chunking, the decoding of only the
+new tokens, the parsing into FrameScores and the digit read-out of the "logits" analysis mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from air.Process_Utils.process_messages import FrameScore, build_analysis_prompt
+from air.base_models.utils.generation import chunked, generation_kwargs
+
+#: Text forced after the assistant turn in the "logits" analysis mode; the next token is the digit.
+SCORE_PREFIX = "Score:"
+SCORE_DIGITS = ("1", "2", "3", "4", "5")
+ANALYSIS_MODES = ("generate", "logits")
+
+
+def check_frames(frames: np.ndarray, timestamps_s: Sequence[float] | None = None, *, owner: str = "") -> np.ndarray:
+    """Validate a frame batch: uint8 array (N, H, W, 3) with N >= 1 and N timestamps (seconds)."""
+    where = f" ({owner})" if owner else ""
+    arr = np.asarray(frames)
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] < 1:
+        raise ValueError(f"Invalid frames{where}: shape {arr.shape}. Expected uint8 (N>=1, H, W, 3) RGB.")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"Invalid frames{where}: dtype {arr.dtype}. Expected uint8 (N, H, W, 3) RGB.")
+    if timestamps_s is not None and len(timestamps_s) != arr.shape[0]:
+        raise ValueError(
+            f"Invalid timestamps_s{where}: {len(timestamps_s)} values for {arr.shape[0]} frames. "
+            "Expected one timestamp (seconds) per frame."
+        )
+    return arr
+
+
+def time_ordered(frames: np.ndarray, timestamps_s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (N, H, W, 3) and timestamps (N,) float64 seconds sorted by time (stable for ties)."""
+    times = np.asarray(timestamps_s, dtype=np.float64)
+    order = np.argsort(times, kind="stable")
+    return frames[order], times[order]
+
+
+def check_analysis_mode(mode: str, owner: str = "") -> str:
+    """Return `mode` if it is one of ANALYSIS_MODES, else raise naming the backbone."""
+    if mode not in ANALYSIS_MODES:
+        where = f" for {owner}" if owner else ""
+        raise ValueError(f"Invalid analysis_mode{where}: {mode!r}. Expected one of {list(ANALYSIS_MODES)}.")
+    return mode
+
+
+def frames_to_pil(frames: np.ndarray) -> list:
+    """One PIL RGB image per frame of a uint8 (N, H, W, 3) array."""
+    from PIL import Image
+
+    return [Image.fromarray(np.ascontiguousarray(frame), mode="RGB") for frame in frames]
+
+
+def to_model(batch: Mapping[str, Any], model) -> dict:
+    """Move a processor batch to the model's device; floating tensors take the model's dtype."""
+    import torch
+
+    device = getattr(model, "device", "cpu")
+    dtype = getattr(model, "dtype", None)
+    out = {}
+    for key, value in batch.items():
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and dtype is not None:
+                value = value.to(device=device, dtype=dtype)
+            else:
+                value = value.to(device)
+        out[key] = value
+    return out
+
+
+def analysis_generate_kwargs(max_new_tokens: int) -> dict:
+    """Greedy `model.generate` arguments for analysis (deterministic, at most `max_new_tokens`)."""
+    return generation_kwargs({"max_new_tokens": max_new_tokens, "do_sample": False}, max_new_tokens)
+
+
+def generate_new_text(model, tokenizer, batch: Mapping[str, Any], generate_kwargs: Mapping[str, Any]) -> list[str]:
+    """Run `model.generate` on a left-padded batch and decode only the new tokens of each row."""
+    import torch
+
+    inputs = to_model(batch, model)
+    with torch.inference_mode():
+        output = model.generate(**inputs, **generate_kwargs)
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+def next_token_logits(model, batch: Mapping[str, Any]):
+    """Logits (B, V) float32 of the token after the last prompt position (left padding: same column)."""
+    import torch
+
+    inputs = to_model(batch, model)
+    with torch.inference_mode():
+        logits = model(**inputs, use_cache=False, logits_to_keep=1).logits
+    return logits[:, -1, :].float()
+
+
+def score_digit_ids(tokenizer, prefix: str = SCORE_PREFIX) -> tuple[str, list[int]]:
+    """The text to force after the assistant turn and the ids of the tokens "1".."5" that follow it.
+
+    Tries `prefix + " "` then `prefix` (digit tokens " 1".." 5"): the first spelling where every
+    `forced + digit` tokenises as the forced text's tokens plus exactly one new token wins.
+    """
+    for forced, digits in ((prefix + " ", SCORE_DIGITS), (prefix, tuple(" " + d for d in SCORE_DIGITS))):
+        base = tokenizer.encode(forced, add_special_tokens=False)
+        ids = []
+        for digit in digits:
+            full = tokenizer.encode(forced + digit, add_special_tokens=False)
+            if len(full) != len(base) + 1 or full[: len(base)] != base:
+                break
+            ids.append(full[-1])
+        if len(ids) == len(SCORE_DIGITS) and len(set(ids)) == len(ids):
+            return forced, ids
+    raise ValueError(
+        f"Tokenizer {getattr(tokenizer, 'name_or_path', type(tokenizer).__name__)!r} does not give the scores "
+        f"1..5 single tokens after {prefix!r}; analysis_mode='logits' needs that. Use analysis_mode='generate'."
+    )
+
+
+def scores_from_digit_logits(logits, digit_ids: Sequence[int]) -> list[FrameScore]:
+    """FrameScores from next-token logits (B, V): argmax digit as score, expectation in the reason.
+
+    The softmax is taken over the five digit logits only, so the expectation is in [1, 5].
+    """
+    import torch
+
+    digit_logits = logits[:, list(digit_ids)].float()
+    probs = torch.softmax(digit_logits, dim=-1)
+    values = torch.arange(1, len(digit_ids) + 1, dtype=probs.dtype, device=probs.device)
+    expected = (probs * values).sum(dim=-1)
+    best = probs.argmax(dim=-1) + 1
+    out = []
+    for score, exp, row in zip(best.tolist(), expected.tolist(), probs.tolist(), strict=True):
+        dist = ",".join(f"{p:.3f}" for p in row)
+        out.append(FrameScore(score=int(score), reason=f"expected_score={exp:.2f}", raw=f"p(1..5)=[{dist}]"))
+    return out
+
+
+def analyze_in_chunks(
+    frames: np.ndarray,
+    query: str,
+    batch_size: int,
+    run_chunk: Callable[[np.ndarray, str], list[str]],
+) -> list[FrameScore]:
+    """Score every frame with one analysis prompt each, `batch_size` prompts per `run_chunk` call.
+
+    frames: uint8 (N, H, W, 3). run_chunk(chunk_frames, prompt_text) returns one generated string per
+    frame of the chunk, in order. Returns N FrameScores (raw = the generated text) in input order.
+    """
+    from air.Process_Utils.process_messages import parse_analysis_output
+
+    prompt = build_analysis_prompt(query)
+    scores: list[FrameScore] = []
+    for idx in chunked(range(len(frames)), batch_size):
+        texts = run_chunk(frames[idx.start : idx.stop], prompt)
+        if len(texts) != len(idx):
+            raise RuntimeError(f"Analysis returned {len(texts)} outputs for {len(idx)} frames. Expected one per frame.")
+        scores.extend(parse_analysis_output(text) for text in texts)
+    return scores
+
+
+def analyze_by_logits(
+    frames: np.ndarray,
+    query: str,
+    batch_size: int,
+    run_chunk: Callable[[np.ndarray, str], Any],
+    digit_ids: Sequence[int],
+) -> list[FrameScore]:
+    """Like analyze_in_chunks, but run_chunk returns next-token logits (B, V) after the forced prefix."""
+    prompt = build_analysis_prompt(query)
+    scores: list[FrameScore] = []
+    for idx in chunked(range(len(frames)), batch_size):
+        logits = run_chunk(frames[idx.start : idx.stop], prompt)
+        if logits.shape[0] != len(idx):
+            raise RuntimeError(f"Analysis returned {logits.shape[0]} rows for {len(idx)} frames. Expected one per frame.")
+        scores.extend(scores_from_digit_logits(logits, digit_ids))
+    return scores
+
+
+def load_hf_model(model_cls, pretrained: str, options, **extra):
+    """Load a transformers model class with LoadOptions honoured; returns the model in eval mode.
+
+    device_map (e.g. "auto") places the weights through accelerate; otherwise the whole model moves
+    to `options.device` (default: cuda when visible, else cpu). dtype: resolve_dtype; attention:
+    resolve_attn_implementation.
+    """
+    from air.base_models.utils.generation import default_device, resolve_attn_implementation, resolve_dtype
+
+    device = default_device(options.device)
+    kwargs = dict(
+        dtype=resolve_dtype(options.torch_dtype, device),
+        attn_implementation=resolve_attn_implementation(options.attn_implementation, device),
+        trust_remote_code=options.trust_remote_code,
+        **extra,
+    )
+    if options.device_map:
+        kwargs["device_map"] = options.device_map
+    model = model_cls.from_pretrained(pretrained, **kwargs)
+    if not options.device_map:
+        model = model.to(device)
+    return model.eval()
+
+
+class ProcessorChatBackbone:
+    """Analysis and answering over a transformers VLM whose processor owns a chat template.
+
+    Mixed into a Backbone: subclasses set `self.model`, `self.processor`, `self.options` and
+    `self.pretrained`, and may override `_analysis_inputs` / `_answer_inputs` where their family
+    needs other processor arguments. Analysis: one image + build_analysis_prompt(query) per prompt,
+    left-padded batches of `options.analysis_batch_size`. Answering: the frames as one video.
+    """
+
+    model: Any
+    processor: Any
+    options: Any
+    pretrained: str
+    name: str
+
+    def _chat_text(self, media_type: str, text: str) -> str:
+        """The prompt string of a one-turn user message holding one `media_type` item and `text`."""
+        messages = [{"role": "user", "content": [{"type": media_type}, {"type": "text", "text": text}]}]
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = ""):
+        """Processor batch: one prompt per frame (uint8 (B, H, W, 3)), left-padded."""
+        text = self._chat_text("image", prompt) + forced_suffix
+        return self.processor(
+            text=[text] * len(frames), images=list(frames), padding=True, padding_side="left", return_tensors="pt"
+        )
+
+    def _answer_inputs(self, frames: np.ndarray, timestamps_s: Sequence[float], prompt: str):
+        """Processor batch of one prompt with all frames (uint8 (N, H, W, 3), time order) as one video."""
+        text = self._chat_text("video", prompt)
+        return self.processor(text=[text], videos=[list(frames)], return_tensors="pt")
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
+        """One FrameScore per frame (uint8 (N, H, W, 3)), in order; see Backbone.analyze."""
+        frames = check_frames(frames, timestamps_s, owner=self.pretrained)
+        mode = check_analysis_mode(self.options.analysis_mode, self.name)
+        batch_size = self.options.analysis_batch_size
+        if mode == "logits":
+            forced, digit_ids = score_digit_ids(self.tokenizer)
+            run = lambda chunk, prompt: next_token_logits(self.model, self._analysis_inputs(chunk, prompt, forced))
+            return analyze_by_logits(frames, query, batch_size, run, digit_ids)
+        gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)
+        run = lambda chunk, prompt: generate_new_text(self.model, self.tokenizer, self._analysis_inputs(chunk, prompt), gen)
+        return analyze_in_chunks(frames, query, batch_size, run)
+
+    def answer(
+        self,
+        frames: np.ndarray,
+        timestamps_s: Sequence[float],
+        prompt: str,
+        gen_kwargs: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Answer `prompt` from all frames (uint8 (N, H, W, 3), time order) in one generate call."""
+        from air.base_models.utils.generation import truncate_at_stop
+
+        frames, timestamps_s = time_ordered(check_frames(frames, timestamps_s, owner=self.pretrained), timestamps_s)
+        gen = generation_kwargs(gen_kwargs)
+        text = generate_new_text(self.model, self.tokenizer, self._answer_inputs(frames, timestamps_s, prompt), gen)[0]
+        return truncate_at_stop(text, (gen_kwargs or {}).get("until"))

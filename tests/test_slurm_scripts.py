@@ -1,0 +1,270 @@
+"""SLURM templates in scripts/slurm: syntax, shellcheck, and the launch logic run with a stand-in `accelerate`.
+
+The stand-in `accelerate` (a small bash script in a throw-away venv) only records its arguments and
+environment and optionally writes a results file, so the template logic (variables, array index, command
+line, result check) is tested without GPUs; the real lmms-eval launch is tested by the hvp model's tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SLURM = REPO / "scripts" / "slurm"
+SCRIPTS = sorted([*SLURM.glob("*.sbatch"), *SLURM.glob("*.sh")])
+DEFAULT_TASKS = [
+    "videomme_hvp",
+    "videomme_w_subtitle_hvp",
+    "mlvu_dev_hvp",
+    "mlvu_test_hvp",
+    "longvideobench_val_v_hvp",
+    "nextqa_mc_test_hvp",
+    "nextqa_oe_val_hvp",
+    "egoschema_subset_hvp",
+]
+
+FAKE_ACCELERATE = r"""#!/bin/bash
+# Stand-in for accelerate: record argv and environment; write a results file when asked.
+printf '%s\n' "$@" > "$FAKE_ARGS_FILE"
+{
+  echo "HF_HOME=$HF_HOME"
+  echo "AIR_CLIP_CACHE_DIR=$AIR_CLIP_CACHE_DIR"
+  echo "ACTIVATED=${AIR_TEST_ACTIVATED:-0}"
+} > "$FAKE_ENV_FILE"
+out=""
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "--output_path" ]; then out="$arg"; fi
+  prev="$arg"
+done
+if [ "${FAKE_WRITE_RESULTS:-0}" = 1 ]; then
+  mkdir -p "$out/model"
+  echo '{"results": {}}' > "$out/model/20261128_101500_results.json"
+fi
+exit "${FAKE_EXIT:-0}"
+"""
+
+
+def test_scripts_exist():
+    names = {path.name for path in SCRIPTS}
+    assert {"run_benchmark.sh", "air.sbatch", "uniform.sbatch", "baseline.sbatch"} <= names
+    assert (SLURM / "README.md").is_file()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_bash_syntax(script):
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_shellcheck_clean(script):
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck binary not found on PATH (install it with apt-get install shellcheck)")
+    result = subprocess.run([shellcheck, "--shell=bash", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_nothing_site_specific_is_hard_coded(script):
+    text = script.read_text(encoding="utf-8")
+    directives = [line for line in text.splitlines() if line.startswith("#SBATCH")]
+    for line in directives:
+        assert not re.search(r"\s(-p|--partition|-A|--account|--qos|--mail-user)\b", line), line
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#!"))
+    assert not re.search(r"(?<![\w$}])/(home|work|scratch|data|mnt|gpfs|lustre|opt|shared)/", body)
+    assert not re.search(r"hf_[A-Za-z0-9]{20,}", text)  # no token
+
+
+@pytest.fixture
+def env_setup(tmp_path):
+    """A fake venv whose bin/accelerate is the stand-in, plus the shared folders; returns (env, paths)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text(
+        f'export PATH="{venv}/bin:$PATH"\nexport AIR_TEST_ACTIVATED=1\n', encoding="utf-8"
+    )
+    accelerate = venv / "bin" / "accelerate"
+    accelerate.write_text(FAKE_ACCELERATE, encoding="utf-8")
+    accelerate.chmod(0o755)
+    repo = tmp_path / "repo"
+    (repo / "configs").mkdir(parents=True)
+    (repo / "scripts").symlink_to(REPO / "scripts")
+    hf_home = tmp_path / "hf"
+    hf_home.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIR_REPO": str(repo),
+        "AIR_VENV": str(venv),
+        "HF_HOME": str(hf_home),
+        "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+        "PRETRAINED": "Qwen/Qwen2.5-VL-7B-Instruct",
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "FAKE_ARGS_FILE": str(tmp_path / "args.txt"),
+        "FAKE_ENV_FILE": str(tmp_path / "env.txt"),
+        "SLURM_ARRAY_TASK_ID": "4",
+        "SLURM_JOB_ID": "123456",
+    }
+    return env, tmp_path
+
+
+def run(script: str, env: dict, **extra) -> subprocess.CompletedProcess:
+    merged = {**env, **{k: v for k, v in extra.items() if v is not None}}
+    for key in [k for k, v in extra.items() if v is None]:
+        merged.pop(key, None)
+    return subprocess.run(["bash", str(SLURM / script)], env=merged, capture_output=True, text=True, timeout=60)
+
+
+def recorded_args(tmp_path: Path) -> list[str]:
+    return (tmp_path / "args.txt").read_text(encoding="utf-8").splitlines()
+
+
+def arg_after(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def test_air_template_launches_hvp_on_the_array_task(env_setup):
+    env, tmp_path = env_setup
+    result = run("air.sbatch", env, FAKE_WRITE_RESULTS="1", MODEL_ARGS_EXTRA="max_frames=16,candidates_per_round=8")
+    assert result.returncode == 0, result.stderr
+    args = recorded_args(tmp_path)
+    assert args[:2] == ["launch", "--num_processes"]
+    assert args[args.index("-m") + 1] == "lmms_eval"
+    assert arg_after(args, "--model") == "hvp"
+    task = DEFAULT_TASKS[4]
+    assert arg_after(args, "--tasks") == task
+    run_dir = tmp_path / "out" / task / "hvp" / "Qwen2.5-VL-7B-Instruct"
+    assert arg_after(args, "--output_path") == str(run_dir)
+    assert arg_after(args, "--model_args") == (
+        "pretrained=Qwen/Qwen2.5-VL-7B-Instruct,clip_model=open_clip:EVA02-L-14/merged2b_s4b_b131k,"
+        f"trace_dir={run_dir / 'traces'},resume=True,max_frames=16,candidates_per_round=8"
+    )
+    assert arg_after(args, "--include_path") == str(tmp_path / "repo" / "configs")
+    assert "--log_samples" in args
+    assert arg_after(args, "--batch_size") == "1"
+    assert arg_after(args, "--num_processes") == "1"
+    port = int(arg_after(args, "--main_process_port"))
+    assert port == 20000 + 123456 % 20000
+    recorded_env = (tmp_path / "env.txt").read_text(encoding="utf-8")
+    assert f"HF_HOME={env['HF_HOME']}" in recorded_env
+    assert f"AIR_CLIP_CACHE_DIR={env['AIR_CLIP_CACHE_DIR']}" in recorded_env
+    assert "ACTIVATED=1" in recorded_env
+    assert (run_dir / "traces").is_dir() and Path(env["AIR_CLIP_CACHE_DIR"]).is_dir()
+    assert "results:" in result.stdout and not list(run_dir.glob(".started_*"))
+
+
+def test_uniform_template_uses_air_uniform_with_the_same_arguments(env_setup):
+    env, tmp_path = env_setup
+    result = run("uniform.sbatch", env, FAKE_WRITE_RESULTS="1", SLURM_ARRAY_TASK_ID="0", SLURM_GPUS_ON_NODE="4")
+    assert result.returncode == 0, result.stderr
+    args = recorded_args(tmp_path)
+    assert arg_after(args, "--model") == "air_uniform"
+    assert arg_after(args, "--tasks") == "videomme_hvp"
+    assert arg_after(args, "--num_processes") == "4"
+    assert arg_after(args, "--model_args").startswith("pretrained=Qwen/Qwen2.5-VL-7B-Instruct,clip_model=")
+
+
+def test_baseline_template_requires_model(env_setup):
+    env, tmp_path = env_setup
+    result = run("baseline.sbatch", env)
+    assert result.returncode != 0
+    assert "set MODEL to" in result.stderr
+    result = run("baseline.sbatch", env, MODEL="air_topk", FAKE_WRITE_RESULTS="1", CLIP="none")
+    assert result.returncode == 0, result.stderr
+    args = recorded_args(tmp_path)
+    assert arg_after(args, "--model") == "air_topk"
+    assert "clip_model=" not in arg_after(args, "--model_args")
+
+
+@pytest.mark.parametrize("variable", ["AIR_REPO", "HF_HOME", "AIR_CLIP_CACHE_DIR", "PRETRAINED", "OUTPUT_DIR"])
+def test_missing_required_variable_is_named(env_setup, variable):
+    env, tmp_path = env_setup
+    result = run("air.sbatch", env, **{variable: None})
+    assert result.returncode != 0
+    assert f"set {variable} to" in result.stderr
+    assert not (tmp_path / "args.txt").exists()
+
+
+def test_missing_environment_is_explained(env_setup):
+    env, tmp_path = env_setup
+    result = run("air.sbatch", env, AIR_VENV=None)
+    assert result.returncode != 0
+    assert "AIR_VENV" in result.stderr and "AIR_CONDA_ENV" in result.stderr
+
+
+def test_task_index_out_of_range_lists_the_tasks(env_setup):
+    env, _ = env_setup
+    result = run("air.sbatch", env, SLURM_ARRAY_TASK_ID="8")
+    assert result.returncode != 0
+    assert "Expected 0..7" in result.stderr and "egoschema_subset_hvp" in result.stderr
+
+
+def test_no_array_and_no_index_is_explained(env_setup):
+    env, _ = env_setup
+    result = run("air.sbatch", env, SLURM_ARRAY_TASK_ID=None)
+    assert result.returncode != 0
+    assert "--array=0-7" in result.stderr
+
+
+def test_custom_task_list_and_manual_index(env_setup):
+    env, tmp_path = env_setup
+    result = run(
+        "air.sbatch", env, SLURM_ARRAY_TASK_ID=None, TASK_INDEX="1", TASKS="videomme,mlvu_dev", FAKE_WRITE_RESULTS="1", LIMIT="2"
+    )
+    assert result.returncode == 0, result.stderr
+    args = recorded_args(tmp_path)
+    assert arg_after(args, "--tasks") == "mlvu_dev"
+    assert arg_after(args, "--limit") == "2"
+
+
+def test_comma_in_pretrained_is_rejected(env_setup):
+    env, _ = env_setup
+    result = run("air.sbatch", env, PRETRAINED="a,b")
+    assert result.returncode != 0 and "must not contain a comma" in result.stderr
+
+
+def test_missing_hf_home_directory_is_rejected(env_setup):
+    env, tmp_path = env_setup
+    result = run("air.sbatch", env, HF_HOME=str(tmp_path / "nope"))
+    assert result.returncode != 0 and "is not a directory" in result.stderr
+
+
+def test_no_results_file_is_a_failure_even_when_lmms_eval_exits_zero(env_setup):
+    env, _ = env_setup
+    result = run("air.sbatch", env)
+    assert result.returncode == 1
+    assert "wrote no *_results.json" in result.stderr
+
+
+def test_stale_results_file_from_an_earlier_run_does_not_count(env_setup):
+    env, tmp_path = env_setup
+    run_dir = tmp_path / "out" / DEFAULT_TASKS[4] / "hvp" / "Qwen2.5-VL-7B-Instruct" / "model"
+    run_dir.mkdir(parents=True)
+    old = run_dir / "20200101_000000_results.json"
+    old.write_text("{}", encoding="utf-8")
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    result = run("air.sbatch", env)
+    assert result.returncode == 1, result.stdout
+
+
+def test_lmms_eval_failure_status_is_propagated(env_setup):
+    env, _ = env_setup
+    result = run("air.sbatch", env, FAKE_EXIT="3")
+    assert result.returncode == 3
+    assert "exited with status 3" in result.stderr
+
+
+def test_dry_run_prints_the_command_without_launching(env_setup):
+    env, tmp_path = env_setup
+    result = run("air.sbatch", env, DRY_RUN="1")
+    assert result.returncode == 0, result.stderr
+    assert "accelerate launch" in result.stdout and "--model hvp" in result.stdout
+    assert not (tmp_path / "args.txt").exists()

@@ -1,0 +1,127 @@
+"""AIRConfig: defaults, validation messages, loose lmms-eval values and presets."""
+
+import dataclasses
+
+import pytest
+
+from air.model import PRESETS, AIRConfig
+
+
+def test_defaults_are_specs():
+    c = AIRConfig()
+    assert (c.sample_fps, c.max_frames, c.min_frames, c.budget_ref_s) == (1.0, 32, 8, 300.0)
+    assert (c.gamma, c.merge_gap_s, c.min_event_s) == (0.7, 2.0, 3.0)
+    assert (c.candidates_per_round, c.max_rounds, c.score_threshold, c.c_len) == (12, 6, 3, 0.5)
+    assert (c.alpha_frac, c.alpha_min_s, c.beta, c.lds_max_depth) == (0.05, 0.625, 1.5, 4)
+    assert (c.gmm_seed, c.reanalyze, c.fixed_budget) == (0, False, False)
+    assert c.clip_model == "open_clip:EVA02-L-14/merged2b_s4b_b131k"
+    assert (c.decoder, c.analysis_batch_size, c.cache_dir) == ("decord", 12, None)
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        AIRConfig().gamma = 0.1
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("candidates_per_round", 0, "Invalid candidates_per_round: 0. Expected an int >= 1."),
+        ("max_rounds", 2.5, "Invalid max_rounds: 2.5. Expected an int >= 1."),
+        ("max_frames", True, "Invalid max_frames: True. Expected an int >= 1."),
+        ("sample_fps", 0.0, "Invalid sample_fps: 0.0. Expected a finite number > 0."),
+        ("beta", float("inf"), "Invalid beta: inf. Expected a finite number > 0."),
+        ("gamma", -0.1, "Invalid gamma: -0.1. Expected a finite number >= 0."),
+        ("merge_gap_s", "2", "Invalid merge_gap_s: '2'. Expected a finite number >= 0."),
+        ("score_threshold", 6, "Invalid score_threshold: 6. Expected an int in 1..5."),
+        ("gmm_seed", -1, "Invalid gmm_seed: -1. Expected an int >= 0."),
+        ("reanalyze", "yes", "Invalid reanalyze: 'yes'. Expected a bool."),
+        ("decoder", "ffmpeg", "Invalid decoder: 'ffmpeg'. Expected one of decord, pyav, torchcodec"),
+        ("clip_model", "", "Invalid clip_model: ''. Expected a non-empty CLIP model name"),
+        ("cache_dir", 3, "Invalid cache_dir: 3. Expected a directory path or None."),
+        ("analysis_batch_size", -2, "Invalid analysis_batch_size: -2. Expected an int >= 1."),
+    ],
+)
+def test_invalid_values_rejected_with_message(field, value, expected):
+    with pytest.raises(ValueError) as err:
+        AIRConfig(**{field: value})
+    assert str(err.value).startswith(expected)
+
+
+def test_min_frames_above_max_frames():
+    with pytest.raises(ValueError, match=r"Invalid min_frames: 40. Expected an int <= max_frames \(32\)."):
+        AIRConfig(min_frames=40)
+
+
+def test_every_field_rejects_garbage():
+    for name in AIRConfig.field_names():
+        if name in ("cache_dir",):
+            continue
+        with pytest.raises(ValueError, match=f"Invalid {name}"):
+            AIRConfig(**{name: object()})
+
+
+def test_from_model_args_converts_loose_types():
+    c = AIRConfig.from_model_args({
+        "max_frames": "16", "min_frames": 4.0, "gamma": "0.5", "candidates_per_round": "1.0e1",
+        "reanalyze": "true", "fixed_budget": "0", "spread_candidates": 1, "cache_dir": "None",
+        "decoder": " decord,pyav ", "gmm_seed": "7", "beta": 2, "score_threshold": "4.0",
+    })
+    assert (c.max_frames, c.min_frames, c.gamma, c.candidates_per_round) == (16, 4, 0.5, 10)
+    assert (c.reanalyze, c.fixed_budget, c.spread_candidates, c.cache_dir) == (True, False, True, None)
+    assert c.decoder == "decord,pyav" and c.decoders == ("decord", "pyav")
+    assert (c.gmm_seed, c.beta, c.score_threshold) == (7, 2.0, 4)
+    assert isinstance(c.beta, float) and isinstance(c.max_frames, int)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"max_frames": "sixteen"}, "Invalid max_frames: 'sixteen'. Expected an int."),
+        ({"max_rounds": "2.5"}, "Invalid max_rounds: '2.5'. Expected an int."),
+        ({"reanalyze": "maybe"}, "Invalid reanalyze: 'maybe'. Expected a bool (true/false)."),
+        ({"gamma": "None"}, "Invalid gamma: 'None'. Expected a value of type float."),
+        ({"max_rounds": "-1.0"}, "Invalid max_rounds: -1. Expected an int >= 1."),
+    ],
+)
+def test_from_model_args_bad_values(args, message):
+    with pytest.raises(ValueError) as err:
+        AIRConfig.from_model_args(args)
+    assert str(err.value) == message
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ValueError) as err:
+        AIRConfig.from_model_args({"max_frame": 8, "gama": 1})
+    msg = str(err.value)
+    assert "Unknown A.I.R. option(s): gama, max_frame." in msg
+    for name in AIRConfig.field_names():
+        assert name in msg
+    assert "preset" in msg
+
+
+def test_presets():
+    assert AIRConfig.from_model_args({"preset": "efficient_16_8_4"}).max_frames == 16
+    c = AIRConfig.from_model_args({"preset": "efficient_16_4_4", "max_rounds": "5"})
+    assert (c.max_frames, c.candidates_per_round, c.max_rounds) == (16, 4, 5)
+    short = AIRConfig.from_preset("short")
+    assert short.gamma == 0.5 and short.merge_gap_s == 1.0
+    assert short.alpha_min_s == pytest.approx(10 / 24)
+    long = AIRConfig.from_preset("long")
+    assert long.alpha_min_s == pytest.approx(25 / 24) and long.merge_gap_s == 3.0
+    assert AIRConfig.from_preset("conservative").beta == 1.7
+    assert AIRConfig.from_preset("aggressive").gamma == 0.9
+    assert AIRConfig.from_preset("vila").max_frames == 8
+    assert AIRConfig.from_model_args({"preset": "None"}) == AIRConfig()
+    for name in PRESETS:
+        AIRConfig.from_preset(name)
+    with pytest.raises(ValueError, match=r"Invalid preset: 'fast'. Expected one of \["):
+        AIRConfig.from_preset("fast")
+
+
+def test_cache_dir_resolution(monkeypatch):
+    monkeypatch.setenv("AIR_CLIP_CACHE_DIR", "/data/cache")
+    assert AIRConfig().resolved_cache_dir == "/data/cache"
+    assert AIRConfig(cache_dir="/x").resolved_cache_dir == "/x"
+    monkeypatch.delenv("AIR_CLIP_CACHE_DIR")
+    assert AIRConfig().resolved_cache_dir == "./clip_cache"

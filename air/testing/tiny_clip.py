@@ -79,7 +79,11 @@ def build_tiny_open_clip(out_dir: str | Path) -> str:
 
 def _openai_clip_model(context_length: int):
     """A tiny `clip.model.CLIP` (ViT, widths 64 = one head of 64) with a forked, seeded RNG."""
-    from clip.model import CLIP
+    import warnings
+
+    with warnings.catch_warnings():  # the clip package imports the deprecated pkg_resources
+        warnings.simplefilter("ignore", category=UserWarning)
+        from clip.model import CLIP
 
     ctx = _seeded()
     try:

@@ -154,10 +154,15 @@ class _RemoteInternVL(Backbone):
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "_RemoteInternVL":
         from transformers import AutoModel, AutoTokenizer
 
+        from air.base_models.utils.generation import default_device, resolve_attn_implementation
+
         options = options or LoadOptions()
         if not options.trust_remote_code:
             raise ValueError(_remote_code_message(pretrained))
-        model = load_hf_model(AutoModel, pretrained, options, low_cpu_mem_usage=True)
+        # InternVL's own code picks flash attention through `use_flash_attn`, as its model cards do.
+        attn = resolve_attn_implementation(options.attn_implementation, default_device(options.device))
+        model = load_hf_model(AutoModel, pretrained, options, pass_attn_implementation=False,
+                              low_cpu_mem_usage=True, use_flash_attn=attn == "flash_attention_2")
         tokenizer = AutoTokenizer.from_pretrained(pretrained, trust_remote_code=True, use_fast=False)
         return cls(model, tokenizer, options, pretrained)
 

@@ -183,22 +183,20 @@ def analyze_by_logits(
     return scores
 
 
-def load_hf_model(model_cls, pretrained: str, options, **extra):
+def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementation: bool = True, **extra):
     """Load a transformers model class with LoadOptions honoured; returns the model in eval mode.
 
     device_map (e.g. "auto") places the weights through accelerate; otherwise the whole model moves
     to `options.device` (default: cuda when visible, else cpu). dtype: resolve_dtype; attention:
-    resolve_attn_implementation.
+    resolve_attn_implementation (not passed when pass_attn_implementation is False, for remote-code
+    models that choose their attention through their own arguments). `extra` goes to from_pretrained.
     """
     from air.base_models.utils.generation import default_device, resolve_attn_implementation, resolve_dtype
 
     device = default_device(options.device)
-    kwargs = dict(
-        dtype=resolve_dtype(options.torch_dtype, device),
-        attn_implementation=resolve_attn_implementation(options.attn_implementation, device),
-        trust_remote_code=options.trust_remote_code,
-        **extra,
-    )
+    kwargs = dict(dtype=resolve_dtype(options.torch_dtype, device), trust_remote_code=options.trust_remote_code, **extra)
+    if pass_attn_implementation:
+        kwargs["attn_implementation"] = resolve_attn_implementation(options.attn_implementation, device)
     if options.device_map:
         kwargs["device_map"] = options.device_map
     model = model_cls.from_pretrained(pretrained, **kwargs)

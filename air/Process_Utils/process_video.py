@@ -1,0 +1,524 @@
+"""Open videos and read frames at given indices and sizes, with timestamps, through one interface.
+
+Backends: "decord" (default), "pyav" and "torchcodec". `open_video(path, decoder="decord,pyav")` tries
+the listed backends in order; the first one that opens the file and reads its first frame serves it,
+`reader.backend` names it and `reader.fallback_errors` keeps why the earlier ones failed (also logged
+once). Every failure to read a video raises `VideoDecodeError`, whose message names the file.
+
+Conventions shared by all backends:
+- frame i is the i-th frame in presentation order; `n_frames` counts the frames of the stream as the
+  backend indexes it by demuxing the whole file (container headers are not trusted);
+- `fps` is the stream's average frame rate and `duration_s = n_frames / fps` (the timeline of SPEC.md);
+- display-rotation metadata is applied (a portrait phone video comes out upright), and `size=(w, h)`
+  is the size of the returned, upright frame (squashed, never cropped);
+- timestamps are the decoder's presentation times in seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("decord", "pyav", "torchcodec")
+DECORD_EOF_RETRY_DEFAULT = "20480"
+# Decode forward instead of seeking unless seeking skips more than this many frames.
+SEEK_MIN_GAIN_FRAMES = 8
+
+Size = tuple[int, int]
+
+
+class VideoDecodeError(RuntimeError):
+    """A video cannot be opened or one of its frames cannot be read; names the file and the cause."""
+
+    def __init__(self, path: str | os.PathLike, cause: object) -> None:
+        self.path = os.fspath(path)
+        self.cause = _short(cause)
+        super().__init__(f"Cannot decode video '{self.path}': {self.cause}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.cause))
+
+
+def _short(cause: object, limit: int = 400) -> str:
+    """One-line text of an error or message, at most `limit` characters."""
+    if isinstance(cause, BaseException):
+        text = str(cause).strip() or type(cause).__name__
+        if not isinstance(cause, VideoDecodeError):
+            text = f"{type(cause).__name__}: {text}"
+    else:
+        text = str(cause)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    text = " | ".join(lines[:3]) if lines else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def sample_indices(n_frames: int, fps: float, sample_fps: float = 1.0) -> np.ndarray:
+    """Indices of the initial samples of SPEC.md: every round(fps / sample_fps) frames from 0.
+
+    Returns int64 (n,), sorted, all < n_frames; empty when n_frames == 0.
+    """
+    if not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
+        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 0.")
+    if not (isinstance(fps, (int, float, np.number)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"Invalid fps: {fps!r}. Expected a finite number > 0.")
+    if not (isinstance(sample_fps, (int, float, np.number)) and math.isfinite(sample_fps) and sample_fps > 0):
+        raise ValueError(f"Invalid sample_fps: {sample_fps!r}. Expected a finite number > 0.")
+    step = max(1, int(math.floor(fps / sample_fps + 0.5)))
+    return np.arange(0, int(n_frames), step, dtype=np.int64)
+
+
+def _parse_decoder(decoder: str) -> list[str]:
+    """Split "decord,pyav" into backend names, checking each one."""
+    if not isinstance(decoder, str):
+        raise ValueError(f"Invalid decoder: {decoder!r}. Expected a backend name or a comma list of {BACKENDS}.")
+    names = [part.strip().lower() for part in decoder.split(",") if part.strip()]
+    unknown = [name for name in names if name not in BACKENDS]
+    if not names or unknown:
+        raise ValueError(f"Invalid decoder: {decoder!r}. Expected one or more of {BACKENDS}, comma-separated.")
+    return list(dict.fromkeys(names))
+
+
+def _check_size(size: Sequence[int] | None) -> Size | None:
+    """Validate a (width, height) pair of positive ints."""
+    if size is None:
+        return None
+    try:
+        width, height = (int(v) for v in size)
+        ok = all(float(v) == int(v) for v in size)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or width < 1 or height < 1:
+        raise ValueError(f"Invalid size: {size!r}. Expected (width, height), two ints >= 1.")
+    return width, height
+
+
+class VideoReader:
+    """One opened video: metadata, `read` and `iter_chunks`. Created by `open_video`.
+
+    Attributes: path (str), backend (str), n_frames (int), fps (float), duration_s (float),
+    width/height (int, upright frame), fallback_errors (tuple of (backend, cause) pairs).
+    """
+
+    backend = ""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.n_frames = 0
+        self.fps = 0.0
+        self.width = 0
+        self.height = 0
+        self.fallback_errors: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the frame timeline, n_frames / fps, in seconds."""
+        return self.n_frames / self.fps
+
+    def read(self, indices: Sequence[int] | np.ndarray, size: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Frames at `indices` (any order, duplicates allowed), resized to size=(width, height) if given.
+
+        Returns frames uint8 (N, H, W, 3) RGB in the order of `indices` and timestamps_s float64 (N,).
+        """
+        idx = self._check_indices(indices)
+        return self._read_checked(idx, _check_size(size))
+
+    def iter_chunks(
+        self, indices: Sequence[int] | np.ndarray, size: Sequence[int] | None = None, chunk_size: int = 64
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield `read` results for consecutive slices of `indices` of at most `chunk_size` frames.
+
+        Only one chunk of frames is alive at a time; pass sorted indices for sequential decoding.
+        """
+        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise ValueError(f"Invalid chunk_size: {chunk_size!r}. Expected an int >= 1.")
+        idx = self._check_indices(indices)
+        checked_size = _check_size(size)
+        for start in range(0, len(idx), int(chunk_size)):
+            yield self._read_checked(idx[start : start + int(chunk_size)], checked_size)
+
+    def _read_checked(self, idx: np.ndarray, size: Size | None) -> tuple[np.ndarray, np.ndarray]:
+        """Decode validated indices: unique sorted decode, then back to the requested order."""
+        out_w, out_h = size or (self.width, self.height)
+        if len(idx) == 0:
+            return np.zeros((0, out_h, out_w, 3), np.uint8), np.zeros((0,), np.float64)
+        unique, inverse = np.unique(idx, return_inverse=True)
+        try:
+            frames, times = self._decode_sorted(unique, size)
+        except VideoDecodeError:
+            raise
+        except Exception as exc:  # decoder libraries raise many types; one error type leaves here
+            raise VideoDecodeError(self.path, f"{self.backend} failed to read frames {_span(unique)}: {_short(exc)}") from exc
+        if frames.shape[1:] != (out_h, out_w, 3) or len(frames) != len(unique):
+            raise VideoDecodeError(
+                self.path,
+                f"{self.backend} returned frames of shape {frames.shape}, expected ({len(unique)}, {out_h}, {out_w}, 3)",
+            )
+        if len(unique) == len(idx) and np.array_equal(unique, idx):
+            return frames, times
+        return frames[inverse], times[inverse]
+
+    def _check_indices(self, indices) -> np.ndarray:
+        """Indices as int64 (N,), each in 0 .. n_frames - 1, else ValueError naming the valid range."""
+        arr = np.asarray(indices)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        if arr.ndim != 1:
+            raise ValueError(f"Invalid frame indices of shape {arr.shape}. Expected a 1-D sequence of ints.")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            if not (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0)):
+                raise ValueError(f"Invalid frame indices of dtype {arr.dtype}. Expected ints.")
+        arr = arr.astype(np.int64)
+        bad = arr[(arr < 0) | (arr >= self.n_frames)]
+        if bad.size:
+            raise ValueError(
+                f"Invalid frame index {int(bad[0])} for video '{self.path}': expected 0 .. {self.n_frames - 1} "
+                f"({self.n_frames} frames)."
+            )
+        return arr
+
+    def _decode_sorted(self, indices: np.ndarray, size: Size | None) -> tuple[np.ndarray, np.ndarray]:
+        """Backend work: frames uint8 (N, H, W, 3) and timestamps float64 (N,) for sorted unique indices."""
+        raise NotImplementedError
+
+    def _finish_open(self) -> None:
+        """Check the metadata and read frame 0 (which also gives the upright size); raise if unusable."""
+        if self.n_frames < 1:
+            raise VideoDecodeError(self.path, "the video stream holds no frames")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise VideoDecodeError(self.path, f"unknown frame rate ({self.fps!r}): the stream reports no usable rate")
+        frames, _ = self._decode_sorted(np.zeros(1, np.int64), None)
+        self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
+
+    def close(self) -> None:
+        """Release the decoder."""
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(path={self.path!r}, backend={self.backend!r}, n_frames={self.n_frames}, "
+            f"fps={self.fps:.3f}, size=({self.width}, {self.height}))"
+        )
+
+
+def _span(indices: np.ndarray) -> str:
+    """Short text for a sorted index array, e.g. '3..120 (12 frames)'."""
+    if len(indices) == 1:
+        return str(int(indices[0]))
+    return f"{int(indices[0])}..{int(indices[-1])} ({len(indices)} frames)"
+
+
+@contextlib.contextmanager
+def _decord_eof_retry() -> Iterator[None]:
+    """Set DECORD_EOF_RETRY_MAX to a sane default during a decord call when the user left it unset."""
+    if "DECORD_EOF_RETRY_MAX" in os.environ:
+        yield
+        return
+    os.environ["DECORD_EOF_RETRY_MAX"] = DECORD_EOF_RETRY_DEFAULT
+    try:
+        yield
+    finally:
+        os.environ.pop("DECORD_EOF_RETRY_MAX", None)
+
+
+class DecordReader(VideoReader):
+    """decord backend: its own index of the file; resizing by a second reader opened at that size."""
+
+    backend = "decord"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        import decord
+
+        self._decord = decord
+        self._readers: dict[Size | None, object] = {}
+        with _decord_eof_retry():
+            self._readers[None] = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
+        reader = self._readers[None]
+        self.n_frames = len(reader)
+        self.fps = float(reader.get_avg_fps())
+        self._finish_open()
+
+    def _reader(self, size: Size | None):
+        """The decord reader producing frames at `size` (opened on first use, then cached).
+
+        None means decord cannot produce that size: decord 0.6 fails on some small widths (8, 16, 24,
+        48, 72 px: "The size must exactly match"); such sizes are resized from native frames instead.
+        """
+        if size not in self._readers:
+            with _decord_eof_retry():
+                reader = self._decord.VideoReader(
+                    self.path, ctx=self._decord.cpu(0), width=size[0], height=size[1], num_threads=0
+                )
+                try:
+                    reader.get_batch([0]).asnumpy()
+                except self._decord.DECORDError as exc:
+                    if "size must exactly match" not in str(exc):
+                        raise
+                    logger.debug("decord cannot decode '%s' at %s; resizing native frames instead", self.path, size)
+                    reader = None
+            self._readers[size] = reader
+        return self._readers[size]
+
+    def _decode_sorted(self, indices, size):
+        reader = self._reader(size)
+        wanted = indices.tolist()
+        with _decord_eof_retry():
+            source = reader if reader is not None else self._readers[None]
+            frames = source.get_batch(wanted).asnumpy()
+            times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
+        if reader is None and size is not None:
+            frames = _resize_rgb(frames, size)
+        return np.ascontiguousarray(frames, dtype=np.uint8), times
+
+    def close(self) -> None:
+        self._readers.clear()
+
+
+def _resize_rgb(frames: np.ndarray, size: Size) -> np.ndarray:
+    """Squash-resize uint8 (N, H, W, 3) frames to size=(width, height) with bilinear filtering."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
+
+
+class PyAVReader(VideoReader):
+    """PyAV backend: demuxes once to index frames by presentation time, then decodes forward or seeks.
+
+    Frames between requested ones are decoded (codecs need them) but never converted; only requested
+    frames are scaled and converted to RGB, straight to the requested size.
+    """
+
+    backend = "pyav"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        import av
+
+        self._av = av
+        self._container = None
+        try:
+            self._container = av.open(path, metadata_errors="ignore")
+            streams = [s for s in self._container.streams.video if not _is_attached_picture(s)]
+            if not streams:
+                raise VideoDecodeError(path, "the file has no video stream")
+            self._stream = streams[0]
+            self._index_packets()
+            self.fps = self._average_rate()
+            self._stream.thread_type = "AUTO"
+            self._frames = None  # decoding generator after the last seek
+            self._next = None  # index of the frame the generator yields next (None: unknown)
+            self._seek_key = 0
+            self._finish_open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _index_packets(self) -> None:
+        """Demux the stream once: presentation times of all frames (sorted) and key-frame positions."""
+        pts_list, key_pts = [], []
+        for packet in self._container.demux(self._stream):
+            if packet.size == 0:
+                continue
+            pts = packet.pts if packet.pts is not None else packet.dts
+            if pts is None:
+                continue
+            pts_list.append(pts)
+            if packet.is_keyframe:
+                key_pts.append(pts)
+        self._pts = np.array(sorted(pts_list), dtype=np.int64)
+        self.n_frames = len(self._pts)
+        self._pos_of_pts = {int(p): i for i, p in enumerate(self._pts)}
+        keys = np.searchsorted(self._pts, np.array(sorted(key_pts), dtype=np.int64))
+        self._key_idx = np.unique(np.concatenate([[0], keys])) if self.n_frames else np.zeros(0, np.int64)
+        self._time_base = float(self._stream.time_base) if self._stream.time_base else 0.0
+        self._container.seek(0)
+
+    def _average_rate(self) -> float:
+        """The stream's average frame rate; else the guessed, base or codec rate; else from the pts span."""
+        codec_rate = getattr(self._stream.codec_context, "framerate", None)
+        for rate in (self._stream.average_rate, self._stream.guessed_rate, self._stream.base_rate, codec_rate):
+            if rate is not None and float(rate) > 0:
+                return float(rate)
+        if self.n_frames > 1 and self._time_base > 0:
+            span = (self._pts[-1] - self._pts[0]) * self._time_base
+            if span > 0:
+                return (self.n_frames - 1) / span
+        return 0.0
+
+    def _key_before(self, index: int) -> int:
+        """Index of the last key frame at or before frame `index`."""
+        return int(self._key_idx[np.searchsorted(self._key_idx, index, side="right") - 1])
+
+    def _seek_to_key(self, key: int) -> None:
+        """Seek to key frame `key` and restart decoding there."""
+        self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._container.decode(self._stream)
+        self._next = None
+        self._seek_key = key
+
+    def _next_frame(self):
+        """Next decoded frame and its index, or (None, None) at the end of the stream."""
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            self._frames, self._next = None, None
+            return None, None
+        index = self._pos_of_pts.get(frame.pts) if frame.pts is not None else None
+        if index is None:
+            index = self._next if self._next is not None else self._seek_key
+        self._next = index + 1
+        return frame, index
+
+    def _decode_sorted(self, indices, size):
+        out_w, out_h = size or (self.width, self.height)
+        frames = np.empty((len(indices), out_h, out_w, 3), np.uint8) if size or self.width else None
+        times = np.empty(len(indices), np.float64)
+        collected = []
+        for slot, target in enumerate(indices.tolist()):
+            frame = self._decode_to(target)
+            if frames is None:
+                collected.append(self._to_rgb(frame, None))
+            else:
+                frames[slot] = self._to_rgb(frame, size)
+            times[slot] = frame.pts * self._time_base if frame.pts is not None else self._pts[target] * self._time_base
+        if frames is None:
+            frames = np.stack(collected)
+        return frames, times
+
+    def _decode_to(self, target: int):
+        """Decoded frame `target`, decoding forward when that is cheaper than seeking to its key frame."""
+        key = self._key_before(target)
+        if self._frames is None or self._next is None or self._next > target or key - self._next > SEEK_MIN_GAIN_FRAMES:
+            self._seek_to_key(key)
+        frame, index = self._advance_to(target)
+        if frame is not None and index == target:
+            return frame
+        # The seek landed after the target (open GOP, inexact container index): restart earlier, twice at most.
+        for earlier in self._key_idx[self._key_idx < self._seek_key][::-1][:2]:
+            self._seek_to_key(int(earlier))
+            frame, index = self._advance_to(target)
+            if frame is not None and index == target:
+                return frame
+        seen = "the end of the stream" if frame is None else f"frame {index}"
+        raise VideoDecodeError(self.path, f"pyav could not decode frame {target}: decoding reached {seen} instead")
+
+    def _advance_to(self, target: int):
+        """Decode until a frame with index >= target; returns (frame, index) or (None, None) at the end."""
+        while True:
+            frame, index = self._next_frame()
+            if frame is None or index >= target:
+                return frame, index
+
+    def _to_rgb(self, frame, size: Size | None) -> np.ndarray:
+        """RGB uint8 (H, W, 3) of a decoded frame, upright, at `size` (width, height) if given."""
+        quarter_turns = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
+        if size is None:
+            rgb = frame.to_ndarray(format="rgb24")
+        else:
+            width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
+            rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        if quarter_turns:
+            rgb = np.ascontiguousarray(np.rot90(rgb, quarter_turns))
+        return rgb
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _is_attached_picture(stream) -> bool:
+    """True for a cover-art stream (a still picture attached to an audio file)."""
+    try:
+        return bool(stream.disposition & stream.disposition.__class__.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
+class TorchCodecReader(VideoReader):
+    """torchcodec backend: exact-seek decoder; resizing inside the decoder by a cached decoder per size."""
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        from torchcodec.decoders import VideoDecoder
+
+        self._decoder_cls = VideoDecoder
+        self._decoders: dict[Size | None, object] = {None: self._open(None)}
+        meta = self._decoders[None].metadata
+        self.n_frames = int(meta.num_frames or 0)
+        self.fps = float(meta.average_fps or 0.0)
+        self._finish_open()
+
+    def _open(self, size: Size | None):
+        """A torchcodec decoder for `size` (width, height) or the native size."""
+        transforms = None
+        if size is not None:
+            from torchcodec.transforms import Resize
+
+            transforms = [Resize((size[1], size[0]))]
+        return self._decoder_cls(
+            self.path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=0, transforms=transforms
+        )
+
+    def _decode_sorted(self, indices, size):
+        if size not in self._decoders:
+            self._decoders[size] = self._open(size)
+        batch = self._decoders[size].get_frames_at(indices.tolist())
+        return batch.data.numpy(), batch.pts_seconds.numpy().astype(np.float64)
+
+    def close(self) -> None:
+        self._decoders.clear()
+
+
+_READERS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}
+
+
+def open_video(path: str | os.PathLike, decoder: str = "decord") -> VideoReader:
+    """Open `path` with the first backend of `decoder` ("decord", "pyav", "torchcodec" or a comma list)
+    that opens it and reads its first frame. Raises VideoDecodeError naming the file when none can.
+    """
+    names = _parse_decoder(decoder)
+    path_str = os.fspath(path)
+    file = Path(path_str)
+    if not file.exists():
+        raise VideoDecodeError(path_str, "file not found")
+    if not file.is_file():
+        raise VideoDecodeError(path_str, "not a regular file")
+    if file.stat().st_size == 0:
+        raise VideoDecodeError(path_str, "the file is empty (0 bytes)")
+    failures: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            reader = _READERS[name](path_str)
+        except ImportError as exc:
+            failures.append((name, f"backend not installed ({_short(exc)})"))
+        except VideoDecodeError as exc:
+            failures.append((name, exc.cause))
+        except Exception as exc:  # decoder libraries raise many types; one error type leaves here
+            failures.append((name, _short(exc)))
+        else:
+            reader.fallback_errors = tuple(failures)
+            if failures:
+                logger.warning(
+                    "Video '%s' is read with %s after %s",
+                    path_str, name, "; ".join(f"{n} failed: {c}" for n, c in failures),
+                )
+            return reader
+    if len(failures) == 1:
+        raise VideoDecodeError(path_str, f"{failures[0][0]}: {failures[0][1]}")
+    raise VideoDecodeError(path_str, "no backend could read it: " + "; ".join(f"{n}: {c}" for n, c in failures))

@@ -1,0 +1,417 @@
+"""Decoder conformance: every available backend on generated videos, plus the hostile inputs of QUALITY.md.
+
+Each generated frame carries its index as a bar code (air.testing.videos), so "the frame returned for
+index i is frame i" is checked on the pixels, not trusted from the decoder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from air.Process_Utils import process_video as pv
+from air.Process_Utils.process_video import VideoDecodeError, open_video, sample_indices
+from air.testing import videos as gv
+
+_MODULES = {"decord": "decord", "pyav": "av", "torchcodec": "torchcodec"}
+BACKENDS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed"),
+    )
+    for name, module in _MODULES.items()
+]
+AVAILABLE = [name for name, module in _MODULES.items() if importlib.util.find_spec(module) is not None]
+
+# Mean absolute pixel difference allowed between two backends (0..255 scale): they all convert with
+# FFmpeg's swscale, so native frames agree almost exactly; resizing filters differ a little.
+PIXEL_TOL_NATIVE = 1.0
+PIXEL_TOL_RESIZED = 3.0
+
+# decord 0.6 counts frames from the key frame it seeks to; after an open-GOP HEVC key frame (CRA) the
+# leading pictures are dropped by FFmpeg, so some reads return a frame of the wrong GOP (e.g. frame 2
+# for index 23 after reading 18). PyAV and torchcodec map frames by their timestamps and are right.
+DECORD_OPEN_GOP = "decord 0.6 returns wrong frames after seeking in open-GOP HEVC (CRA leading pictures)"
+
+GOOD_CASES = ["h264_bframes", "vp9_webm", "hevc_mkv", "hevc_open_gop_mkv", "vfr_mp4", "rotated_mp4", "one_frame", "odd_h264", "odd_vp9"]
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory):
+    """Every generated video of this file, written once per session (about half a second in all)."""
+    root = tmp_path_factory.mktemp("videos")
+    good = {
+        "h264_bframes": gv.write_video(
+            root / "h264.mp4", duration_s=10.0, fps=30.0, size=(160, 120), gop=48,
+            segments=[(2.0, 4.0, "red"), (6.0, 7.5, (20, 40, 230))],
+        ),
+        "vp9_webm": gv.write_video(root / "vp9.webm", duration_s=2.0, fps=25.0, codec="vp9", gop=20),
+        "hevc_mkv": gv.write_video(root / "hevc.mkv", duration_s=2.0, fps=24.0, codec="hevc", gop=24),
+        "hevc_open_gop_mkv": gv.write_video(
+            root / "hevc_open.mkv", duration_s=2.0, fps=24.0, codec="hevc", gop=24, open_gop=True
+        ),
+        "vfr_mp4": gv.write_vfr_video(root / "vfr.mp4", n_frames=90),
+        "rotated_mp4": gv.write_rotated_video(root / "rotated.mp4", rotation_deg=90, duration_s=1.0, fps=30.0),
+        "one_frame": gv.write_single_frame_video(root / "one.mp4"),
+        "odd_h264": gv.write_odd_size_video(root / "odd.mp4", size=(97, 61)),
+        "odd_vp9": gv.write_odd_size_video(root / "odd.webm", size=(97, 61), codec="vp9"),
+    }
+    bad = {
+        "missing": root / "does_not_exist.mp4",
+        "empty": gv.write_empty_file(root / "empty.mp4"),
+        "random_bytes": gv.write_random_bytes(root / "random.mp4"),
+        "truncated_mp4": gv.write_truncated_mp4(root / "truncated.mp4"),
+        "audio_only": gv.write_audio_only(root / "audio.m4a"),
+    }
+    extra = {
+        "truncated_faststart": gv.write_truncated_mp4(root / "truncated_fs.mp4", faststart=True),
+        "zero_duration": gv.write_zero_duration_video(root / "zero.mp4"),
+        "uhd": gv.write_single_frame_video(root / "uhd.mp4", size=(3840, 2160)),
+        "with_audio": gv.write_video(root / "with_audio.mp4", duration_s=2.0, fps=30.0, audio=True),
+    }
+    return {"good": good, "bad": bad, "extra": extra}
+
+
+def _upright_to_coded(frames: np.ndarray, case: str) -> np.ndarray:
+    """Undo the 90-degree display rotation of the rotated case so the bar code reads left to right."""
+    return np.rot90(frames, -1, axes=(1, 2)) if case == "rotated_mp4" else frames
+
+
+def _probe_indices(n_frames: int) -> np.ndarray:
+    """Unsorted indices with a duplicate, the first and the last frame."""
+    rng = np.random.default_rng(n_frames)
+    picks = rng.integers(0, n_frames, size=min(n_frames, 10))
+    return np.concatenate([[n_frames - 1], picks, [0], picks[:1]]).astype(np.int64)
+
+
+# --- conformance on good videos ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", GOOD_CASES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_metadata_frames_and_timestamps(media, backend, case, request):
+    """Frame count, fps, upright size, frame identity by bar code, order, duplicates, timestamps."""
+    if backend == "decord" and case == "hevc_open_gop_mkv":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=DECORD_OPEN_GOP))
+    video = media["good"][case]
+    with open_video(video.path, decoder=backend) as reader:
+        assert reader.backend == backend
+        assert reader.fallback_errors == ()
+        assert reader.n_frames == video.n_frames
+        fps_tol = 0.03 if case == "vfr_mp4" else 1e-3  # VFR: "average" differs by definition across tools
+        assert reader.fps == pytest.approx(video.fps, rel=fps_tol)
+        assert reader.duration_s == pytest.approx(reader.n_frames / reader.fps)
+        width, height = video.size
+        expected_size = (height, width) if case == "rotated_mp4" else (width, height)
+        assert (reader.width, reader.height) == expected_size
+
+        wanted = _probe_indices(video.n_frames)
+        frames, times = reader.read(wanted)
+        assert frames.dtype == np.uint8 and frames.shape == (len(wanted), expected_size[1], expected_size[0], 3)
+        assert times.dtype == np.float64 and times.shape == (len(wanted),)
+        coded = _upright_to_coded(frames, case)
+        assert [gv.decode_frame_index(f, video.n_bits) for f in coded] == wanted.tolist()
+        np.testing.assert_allclose(times, video.timestamps_s[wanted], atol=2e-3)
+
+        ordered = np.unique(wanted)
+        _, sorted_times = reader.read(ordered)
+        assert np.all(np.diff(sorted_times) > 0)
+
+
+@pytest.mark.parametrize("case", GOOD_CASES)
+def test_backends_agree_on_pixels(media, case):
+    """All available backends return the same frames (native and resized) within a small tolerance."""
+    backends = [b for b in AVAILABLE if not (b == "decord" and case == "hevc_open_gop_mkv")]  # DECORD_OPEN_GOP
+    if len(backends) < 2:
+        pytest.skip(f"needs two decoder backends that can read {case}, found {backends}")
+    video = media["good"][case]
+    wanted = np.unique(np.linspace(0, video.n_frames - 1, 8).astype(np.int64))
+    native, resized = {}, {}
+    for backend in backends:
+        with open_video(video.path, decoder=backend) as reader:
+            native[backend] = reader.read(wanted)[0].astype(np.int16)
+            resized[backend] = reader.read(wanted, size=(64, 48))[0].astype(np.int16)
+    first = backends[0]
+    for other in backends[1:]:
+        assert np.abs(native[first] - native[other]).mean() <= PIXEL_TOL_NATIVE, (first, other)
+        assert np.abs(resized[first] - resized[other]).mean() <= PIXEL_TOL_RESIZED, (first, other)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_resize_squashes_to_requested_size(media, backend):
+    """size=(w, h) gives (N, h, w, 3) frames that still show the requested frames and segment colours."""
+    video = media["good"]["h264_bframes"]
+    wanted = np.array([0, 75, 150, 200, 299])  # 75 is inside the red segment (2 s .. 4 s)
+    with open_video(video.path, decoder=backend) as reader:
+        frames, times = reader.read(wanted, size=(72, 40))
+        native, native_times = reader.read(wanted)
+    assert frames.shape == (5, 40, 72, 3)
+    assert [gv.decode_frame_index(f, video.n_bits) for f in frames] == wanted.tolist()
+    np.testing.assert_allclose(times, native_times)
+    # The bottom-left corner shows the segment colour at any size.
+    red = np.array(gv.PALETTE["red"])
+    assert np.abs(frames[1, -3, 2].astype(int) - red).max() <= 12
+    assert np.abs(native[1, -3, 2].astype(int) - red).max() <= 12
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_iter_chunks_equals_one_read(media, backend):
+    """Chunked 1-FPS reading yields bounded chunks whose concatenation equals one big read."""
+    video = media["good"]["h264_bframes"]
+    wanted = sample_indices(video.n_frames, video.fps, 1.0)
+    with open_video(video.path, decoder=backend) as reader:
+        chunks = list(reader.iter_chunks(wanted, size=(56, 56), chunk_size=3))
+        big_frames, big_times = reader.read(wanted, size=(56, 56))
+    assert [len(c[0]) for c in chunks] == [3, 3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), big_frames)
+    np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), big_times)
+    assert [gv.decode_frame_index(f, video.n_bits) for f in big_frames] == wanted.tolist()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_b_frames_sparse_and_backward_reads(media, backend):
+    """Far jumps, backward jumps and neighbours across GOPs of a B-frame H.264 stream hit the right frames."""
+    video = media["good"]["h264_bframes"]
+    with av_frame_types(video.path) as types:
+        assert 3 in types, f"the fixture must contain B-frames (picture type 3), found types {types}"
+    wanted = np.array([299, 1, 47, 48, 49, 250, 5, 96, 97, 0, 298])
+    with open_video(video.path, decoder=backend) as reader:
+        for start in range(0, len(wanted), 3):  # several calls reuse the decoder state
+            part = wanted[start : start + 3]
+            frames, _ = reader.read(part)
+            assert [gv.decode_frame_index(f, video.n_bits) for f in frames] == part.tolist()
+
+
+class av_frame_types:
+    """Context manager listing the picture types (ints: 1 I, 2 P, 3 B) of a video, decoded with PyAV."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        av = pytest.importorskip("av")
+        with av.open(str(self.path)) as container:
+            return {int(frame.pict_type) for frame in container.decode(video=0)}
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_uhd_single_frame_and_audio_track(media, backend):
+    """A 4K one-frame video and a video with an audio track read like any other."""
+    uhd = media["extra"]["uhd"]
+    with open_video(uhd.path, decoder=backend) as reader:
+        assert (reader.n_frames, reader.width, reader.height) == (1, 3840, 2160)
+        frames, _ = reader.read([0, 0], size=(224, 224))
+        assert frames.shape == (2, 224, 224, 3)
+    with_audio = media["extra"]["with_audio"]
+    with open_video(with_audio.path, decoder=backend) as reader:
+        assert reader.n_frames == with_audio.n_frames
+        frames, _ = reader.read([59, 30])
+        assert [gv.decode_frame_index(f, with_audio.n_bits) for f in frames] == [59, 30]
+
+
+# --- argument checks -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_out_of_range_and_bad_arguments(media, backend):
+    """Indices outside the video, bad sizes and bad chunk sizes raise ValueError saying what is valid."""
+    video = media["good"]["vp9_webm"]
+    with open_video(video.path, decoder=backend) as reader:
+        with pytest.raises(ValueError, match=r"Invalid frame index 50 .*expected 0 \.\. 49 \(50 frames\)"):
+            reader.read([0, 50])
+        with pytest.raises(ValueError, match=r"Invalid frame index -1"):
+            reader.read([-1])
+        with pytest.raises(ValueError, match=r"Invalid frame indices of dtype"):
+            reader.read([0.5])
+        with pytest.raises(ValueError, match=r"Invalid size"):
+            reader.read([0], size=(0, 10))
+        with pytest.raises(ValueError, match=r"Invalid chunk_size"):
+            next(reader.iter_chunks([0], chunk_size=0))
+        with pytest.raises(ValueError, match=r"Invalid frame index 99"):
+            next(reader.iter_chunks([0, 99]))  # checked before the first chunk is decoded
+        frames, times = reader.read([], size=(32, 24))
+        assert frames.shape == (0, 24, 32, 3) and times.shape == (0,)
+
+
+def test_unknown_decoder_name_is_rejected(media):
+    with pytest.raises(ValueError, match=r"Invalid decoder: 'ffmpeg'"):
+        open_video(media["good"]["one_frame"].path, decoder="ffmpeg")
+    with pytest.raises(ValueError, match=r"Invalid decoder: ' , '"):
+        open_video(media["good"]["one_frame"].path, decoder=" , ")
+
+
+# --- bad inputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "random_bytes", "truncated_mp4", "audio_only"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_inputs_raise_video_decode_error(media, backend, case):
+    """Each hostile file raises VideoDecodeError whose message names the file and the backend's cause."""
+    path = media["bad"][case]
+    with pytest.raises(VideoDecodeError) as info:
+        open_video(path, decoder=backend)
+    assert str(path) in str(info.value)
+    assert info.value.path == str(path)
+    assert info.value.cause
+    assert isinstance(info.value, RuntimeError)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_truncated_faststart_mp4_fails_clearly(media, backend):
+    """The index survives but half the data is gone: opening or reading all frames raises VideoDecodeError."""
+    path = media["extra"]["truncated_faststart"]
+    with pytest.raises(VideoDecodeError, match=str(path)):
+        with open_video(path, decoder=backend) as reader:
+            for _ in reader.iter_chunks(np.arange(reader.n_frames), chunk_size=16):
+                pass
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_duration_stream(media, backend):
+    """A one-frame stream with every duration field 0 and no frame rate in the container.
+
+    decord (fps NaN) and torchcodec (metadata parsing fails) cannot serve it and say so; PyAV falls back
+    to the codec's frame rate (H.264 timing info) and reads the frame.
+    """
+    video = media["extra"]["zero_duration"]
+    if backend == "pyav":
+        with open_video(video.path, decoder=backend) as reader:
+            assert reader.n_frames == 1 and reader.fps == pytest.approx(30.0)
+            frames, _ = reader.read([0])
+            assert frames.shape == (1, 120, 160, 3)
+    else:
+        with pytest.raises(VideoDecodeError, match=str(video.path)):
+            open_video(video.path, decoder=backend)
+
+
+def test_error_message_and_pickling(tmp_path):
+    err = VideoDecodeError(tmp_path / "v.mp4", ValueError("bad header\nsecond line"))
+    assert str(err) == f"Cannot decode video '{tmp_path / 'v.mp4'}': ValueError: bad header | second line"
+    clone = pickle.loads(pickle.dumps(err))
+    assert type(clone) is VideoDecodeError and str(clone) == str(err) and clone.path == err.path
+
+
+# --- explicit fallback -----------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not {"decord", "pyav"} <= set(AVAILABLE), reason="needs decord and PyAV")
+def test_fallback_records_backend_and_earlier_failure(media, caplog):
+    """'decord,pyav' on a video decord cannot serve: PyAV serves it, decord's failure is kept and logged once."""
+    video = media["extra"]["zero_duration"]
+    with caplog.at_level(logging.WARNING, logger=pv.__name__):
+        with open_video(video.path, decoder="decord,pyav") as reader:
+            assert reader.backend == "pyav"
+            assert [name for name, _ in reader.fallback_errors] == ["decord"]
+            assert "frame rate" in reader.fallback_errors[0][1]
+    records = [r for r in caplog.records if r.name == pv.__name__]
+    assert len(records) == 1 and "decord failed" in records[0].getMessage() and str(video.path) in records[0].getMessage()
+
+    # A video the first backend reads: no fallback, nothing logged.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=pv.__name__):
+        with open_video(media["good"]["vp9_webm"].path, decoder="decord,pyav") as reader:
+            assert reader.backend == "decord" and reader.fallback_errors == ()
+    assert not [r for r in caplog.records if r.name == pv.__name__]
+
+
+@pytest.mark.skipif(not {"decord", "pyav"} <= set(AVAILABLE), reason="needs decord and PyAV")
+def test_fallback_exhausted_names_every_backend(media):
+    path = media["bad"]["random_bytes"]
+    with pytest.raises(VideoDecodeError, match=r"no backend could read it: decord: .*; pyav: ") as info:
+        open_video(path, decoder="decord, pyav")
+    assert str(path) in str(info.value)
+
+
+def test_missing_backend_counts_as_a_recorded_failure(media, monkeypatch):
+    """A backend that is not installed is a recorded failure of the fallback list, not a crash."""
+
+    def not_installed(path):
+        raise ImportError("No module named 'decord'")
+
+    monkeypatch.setitem(pv._READERS, "decord", not_installed)
+    with pytest.raises(VideoDecodeError, match=r"decord: backend not installed"):
+        open_video(media["good"]["one_frame"].path, decoder="decord")
+    if "pyav" in AVAILABLE:
+        with open_video(media["good"]["one_frame"].path, decoder="decord,pyav") as reader:
+            assert reader.backend == "pyav"
+            assert reader.fallback_errors[0][0] == "decord" and "not installed" in reader.fallback_errors[0][1]
+
+
+# --- DECORD_EOF_RETRY_MAX ---------------------------------------------------------------------------
+
+
+def test_decord_eof_retry_default_only_during_calls(monkeypatch):
+    monkeypatch.delenv("DECORD_EOF_RETRY_MAX", raising=False)
+    with pv._decord_eof_retry():
+        assert os.environ["DECORD_EOF_RETRY_MAX"] == pv.DECORD_EOF_RETRY_DEFAULT
+    assert "DECORD_EOF_RETRY_MAX" not in os.environ
+    monkeypatch.setenv("DECORD_EOF_RETRY_MAX", "7")
+    with pv._decord_eof_retry():
+        assert os.environ["DECORD_EOF_RETRY_MAX"] == "7"
+    assert os.environ["DECORD_EOF_RETRY_MAX"] == "7"
+
+
+@pytest.mark.skipif("decord" not in AVAILABLE, reason="decord is not installed")
+def test_decord_reader_leaves_environment_unchanged(media, monkeypatch):
+    monkeypatch.delenv("DECORD_EOF_RETRY_MAX", raising=False)
+    with open_video(media["good"]["vp9_webm"].path, decoder="decord") as reader:
+        reader.read([3, 1])
+    assert "DECORD_EOF_RETRY_MAX" not in os.environ
+
+
+# --- sample_indices --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "n_frames, fps, sample_fps, step",
+    [(300, 30.0, 1.0, 30), (300, 29.97, 1.0, 30), (240, 23.976, 1.0, 24), (100, 25.0, 2.0, 13),
+     (10, 0.5, 1.0, 1), (90, 30.0, 0.5, 60)],
+)
+def test_sample_indices_every_rounded_step(n_frames, fps, sample_fps, step):
+    got = sample_indices(n_frames, fps, sample_fps)
+    np.testing.assert_array_equal(got, np.arange(0, n_frames, step))
+    assert got.dtype == np.int64
+
+
+def test_sample_indices_edges_and_errors():
+    assert sample_indices(0, 30.0).shape == (0,)
+    np.testing.assert_array_equal(sample_indices(1, 30.0), [0])
+    for bad in [dict(n_frames=-1, fps=30.0), dict(n_frames=10, fps=0.0), dict(n_frames=10, fps=float("nan")),
+                dict(n_frames=10, fps=30.0, sample_fps=0.0), dict(n_frames=2.5, fps=30.0)]:
+        with pytest.raises(ValueError, match="Invalid"):
+            sample_indices(**bad)
+
+
+# --- the generators themselves ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(160, 120), (97, 61), (3840, 2160), (40, 30)])
+def test_bar_code_round_trip(size):
+    bits = gv.index_bits(5000)
+    for index in [0, 1, 2**bits - 1, 1234, 4999]:
+        frame = gv.render_frame(index, size, (30, 200, 90), bits)
+        assert frame.shape == (size[1], size[0], 3)
+        assert gv.decode_frame_index(frame, bits) == index
+
+
+def test_generator_segments_frames_and_failures(media, tmp_path):
+    video = media["good"]["h264_bframes"]
+    assert video.n_frames == 300 and video.n_bits == 9
+    assert video.frame_at_time(2.0) == 60 and video.frame_at_time(2.05) == 61
+    colours = gv._segment_colours(5, np.array([0.0, 1.0, 2.0, 3.0, 6.5]), [(2.0, 4.0, "red"), (6.0, 7.0, "unlisted label")], 0)
+    assert colours[2] == colours[3] == gv.PALETTE["red"] and colours[0] == colours[1] != colours[2]
+    assert colours[4] == gv.label_colour("unlisted label") != colours[0]
+    with pytest.raises(ValueError, match="Invalid codec"):
+        gv.write_video(tmp_path / "x.mp4", duration_s=1, fps=10, codec="prores")
+    with pytest.raises(ValueError, match="expected end_s > start_s"):
+        gv.write_video(tmp_path / "x.mp4", duration_s=1, fps=10, segments=[(1.0, 1.0, "red")])
+    with pytest.raises(ValueError, match="Invalid segment colour"):
+        gv.label_colour((300, 0, 0))

@@ -129,7 +129,7 @@ class ClipEncoder(ABC):
         mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
         out = []
-        bar = _progress_bar(n, f"CLIP {self.name}", show)
+        bar = _progress_bar(n, progress_label(self.name), show)
         try:
             with torch.inference_mode():
                 for start in range(0, n, self.batch_size):
@@ -181,6 +181,12 @@ def _unit_rows(features) -> np.ndarray:
     feats = features.float()
     feats = feats / feats.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(torch.float32).tiny)
     return feats.cpu().numpy().astype(np.float32, copy=False)
+
+
+def progress_label(name: str, limit: int = 48) -> str:
+    """Short progress-bar label from an encoder name: without the fingerprint, at most `limit` characters."""
+    short = name.split("@", 1)[0]
+    return "CLIP " + (short if len(short) <= limit else "..." + short[-(limit - 3):])
 
 
 def _progress_bar(total: int, desc: str, show: bool):

@@ -92,7 +92,9 @@ def _bar(total: int, name: str):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"CLIP {name}", unit="frame", leave=False, dynamic_ncols=True)
+    from air.base_models.clip_model import progress_label
+
+    return tqdm(total=total, desc=progress_label(name), unit="frame", leave=False, dynamic_ncols=True)
 
 
 class VideoSimilarity:

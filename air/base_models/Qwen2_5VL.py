@@ -1,0 +1,17 @@
+"""Qwen2.5-VL backbone (transformers' native Qwen2_5_VLForConditionalGeneration).
+
+Answering passes the frames as one video with their real timestamps: the processor turns the effective
+frame rate into second_per_grid_ts, which drives Qwen2.5-VL's absolute time encoding.
+"""
+
+from __future__ import annotations
+
+from air.base_models.utils.qwen_common import QwenVLBackbone
+
+
+class Qwen2_5VL(QwenVLBackbone):
+    """Qwen/Qwen2.5-VL-*-Instruct checkpoints."""
+
+    name = "Qwen2.5-VL"
+    model_class_name = "Qwen2_5_VLForConditionalGeneration"
+    model_types = ("qwen2_5_vl",)

@@ -1,0 +1,17 @@
+"""Qwen2-VL backbone (transformers' native Qwen2VLForConditionalGeneration).
+
+Answering passes the frames as one video (even frame count for the temporal patch of 2); Qwen2-VL has
+no absolute time encoding, so only the frame order reaches the model.
+"""
+
+from __future__ import annotations
+
+from air.base_models.utils.qwen_common import QwenVLBackbone
+
+
+class Qwen2VL(QwenVLBackbone):
+    """Qwen/Qwen2-VL-*-Instruct checkpoints."""
+
+    name = "Qwen2-VL"
+    model_class_name = "Qwen2VLForConditionalGeneration"
+    model_types = ("qwen2_vl",)

@@ -282,8 +282,13 @@ def test_load_hf_model_passes_options_through():
 
 
 def test_bad_frames_and_mode_are_rejected_with_clear_messages(adapter):
-    with pytest.raises(ValueError, match=r"Expected uint8 \(N>=1, H, W, 3\)"):
+    with pytest.raises(ValueError, match=r"shape \(48, 64, 3\). Expected uint8 \(N>=0, H, W, 3\)"):
         adapter.analyze(FRAMES12[0], TIMES12[:1], QUERY)
+    assert adapter.analyze(FRAMES12[:0], TIMES12[:0], QUERY) == []  # no candidates, no work
+    with pytest.raises(ValueError, match=r"Expected uint8 \(N>=1, H, W, 3\)"):
+        adapter.answer(FRAMES12[:0], TIMES12[:0], "Q")
+    with pytest.raises(ValueError, match="Invalid analysis_batch_size: 0. Expected an int >= 1."):
+        _with_options(adapter, analysis_batch_size=0).analyze(FRAMES12[:1], TIMES12[:1], QUERY)
     with pytest.raises(ValueError, match="dtype float32"):
         adapter.analyze(FRAMES12[:2].astype(np.float32), TIMES12[:2], QUERY)
     with pytest.raises(ValueError, match="3 values for 2 frames"):

@@ -170,7 +170,7 @@ class _RemoteInternVL(Backbone):
         return tiles_to_pixel_values(tiles).to(device=self.model.device, dtype=self.model.dtype)
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained)
+        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
         if check_analysis_mode(self.options.analysis_mode, self.name) != "generate":
             raise ValueError(f"{self.pretrained}: analysis_mode='logits' needs the -hf checkpoint. Expected 'generate'.")
         gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)

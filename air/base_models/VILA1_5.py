@@ -224,7 +224,7 @@ class VILA1_5(Backbone):
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One prompt per frame (uint8 (N, H, W, 3)), left-padded batches of analysis_batch_size."""
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained)
+        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
         if check_analysis_mode(self.options.analysis_mode, self.name) != "generate":
             raise ValueError(f"{self.pretrained}: VILA-1.5 supports analysis_mode='generate' only.")
         gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)

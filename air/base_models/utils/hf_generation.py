@@ -20,12 +20,14 @@ SCORE_DIGITS = ("1", "2", "3", "4", "5")
 ANALYSIS_MODES = ("generate", "logits")
 
 
-def check_frames(frames: np.ndarray, timestamps_s: Sequence[float] | None = None, *, owner: str = "") -> np.ndarray:
-    """Validate a frame batch: uint8 array (N, H, W, 3) with N >= 1 and N timestamps (seconds)."""
+def check_frames(frames: np.ndarray, timestamps_s: Sequence[float] | None = None, *, owner: str = "",
+                 allow_empty: bool = False) -> np.ndarray:
+    """Validate a frame batch: uint8 array (N, H, W, 3) with N >= 1 (or 0 if allow_empty) and N timestamps (s)."""
     where = f" ({owner})" if owner else ""
     arr = np.asarray(frames)
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] < 1:
-        raise ValueError(f"Invalid frames{where}: shape {arr.shape}. Expected uint8 (N>=1, H, W, 3) RGB.")
+    least = 0 if allow_empty else 1
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] < least:
+        raise ValueError(f"Invalid frames{where}: shape {arr.shape}. Expected uint8 (N>={least}, H, W, 3) RGB.")
     if arr.dtype != np.uint8:
         raise ValueError(f"Invalid frames{where}: dtype {arr.dtype}. Expected uint8 (N, H, W, 3) RGB.")
     if timestamps_s is not None and len(timestamps_s) != arr.shape[0]:
@@ -51,11 +53,18 @@ def check_analysis_mode(mode: str, owner: str = "") -> str:
     return mode
 
 
+def check_batch_size(batch_size: int) -> int:
+    """analysis_batch_size as an int >= 1, else a ValueError saying so."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or int(batch_size) < 1:
+        raise ValueError(f"Invalid analysis_batch_size: {batch_size!r}. Expected an int >= 1.")
+    return int(batch_size)
+
+
 def frames_to_pil(frames: np.ndarray) -> list:
     """One PIL RGB image per frame of a uint8 (N, H, W, 3) array."""
     from PIL import Image
 
-    return [Image.fromarray(np.ascontiguousarray(frame), mode="RGB") for frame in frames]
+    return [Image.fromarray(np.ascontiguousarray(frame)) for frame in frames]
 
 
 def to_model(batch: Mapping[str, Any], model) -> dict:
@@ -146,40 +155,30 @@ def analyze_in_chunks(
     frames: np.ndarray,
     query: str,
     batch_size: int,
-    run_chunk: Callable[[np.ndarray, str], list[str]],
+    run_chunk: Callable[[np.ndarray, str], Any],
+    *,
+    digit_ids: Sequence[int] | None = None,
 ) -> list[FrameScore]:
     """Score every frame with one analysis prompt each, `batch_size` prompts per `run_chunk` call.
 
-    frames: uint8 (N, H, W, 3). run_chunk(chunk_frames, prompt_text) returns one generated string per
-    frame of the chunk, in order. Returns N FrameScores (raw = the generated text) in input order.
+    frames: uint8 (N, H, W, 3). run_chunk(chunk_frames, prompt_text) returns, per frame of the chunk
+    and in order, the generated text ("generate" mode: parsed with parse_analysis_output, raw = text),
+    or, when digit_ids is given ("logits" mode), next-token logits (B, V) read by scores_from_digit_logits.
+    Returns N FrameScores in input order.
     """
     from air.Process_Utils.process_messages import parse_analysis_output
 
+    batch_size = check_batch_size(batch_size)
     prompt = build_analysis_prompt(query)
     scores: list[FrameScore] = []
     for idx in chunked(range(len(frames)), batch_size):
-        texts = run_chunk(frames[idx.start : idx.stop], prompt)
-        if len(texts) != len(idx):
-            raise RuntimeError(f"Analysis returned {len(texts)} outputs for {len(idx)} frames. Expected one per frame.")
-        scores.extend(parse_analysis_output(text) for text in texts)
-    return scores
-
-
-def analyze_by_logits(
-    frames: np.ndarray,
-    query: str,
-    batch_size: int,
-    run_chunk: Callable[[np.ndarray, str], Any],
-    digit_ids: Sequence[int],
-) -> list[FrameScore]:
-    """Like analyze_in_chunks, but run_chunk returns next-token logits (B, V) after the forced prefix."""
-    prompt = build_analysis_prompt(query)
-    scores: list[FrameScore] = []
-    for idx in chunked(range(len(frames)), batch_size):
-        logits = run_chunk(frames[idx.start : idx.stop], prompt)
-        if logits.shape[0] != len(idx):
-            raise RuntimeError(f"Analysis returned {logits.shape[0]} rows for {len(idx)} frames. Expected one per frame.")
-        scores.extend(scores_from_digit_logits(logits, digit_ids))
+        out = run_chunk(frames[idx.start : idx.stop], prompt)
+        if len(out) != len(idx):
+            raise RuntimeError(f"Analysis returned {len(out)} outputs for {len(idx)} frames. Expected one per frame.")
+        if digit_ids is None:
+            scores.extend(parse_analysis_output(text) for text in out)
+        else:
+            scores.extend(scores_from_digit_logits(out, digit_ids))
     return scores
 
 
@@ -243,13 +242,13 @@ class ProcessorChatBackbone:
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One FrameScore per frame (uint8 (N, H, W, 3)), in order; see Backbone.analyze."""
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained)
+        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
         mode = check_analysis_mode(self.options.analysis_mode, self.name)
         batch_size = self.options.analysis_batch_size
         if mode == "logits":
             forced, digit_ids = score_digit_ids(self.tokenizer)
             run = lambda chunk, prompt: next_token_logits(self.model, self._analysis_inputs(chunk, prompt, forced))
-            return analyze_by_logits(frames, query, batch_size, run, digit_ids)
+            return analyze_in_chunks(frames, query, batch_size, run, digit_ids=digit_ids)
         gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)
         run = lambda chunk, prompt: generate_new_text(self.model, self.tokenizer, self._analysis_inputs(chunk, prompt), gen)
         return analyze_in_chunks(frames, query, batch_size, run)

@@ -753,3 +753,22 @@ def test_vila_rejects_logits_mode(fake_vila):
     backbone = VILA1_5.from_pretrained(str(fake_vila.checkpoint), LoadOptions(device="cpu", analysis_mode="logits"))
     with pytest.raises(ValueError, match="VILA-1.5 supports analysis_mode='generate' only"):
         backbone.analyze(_levels_frames([1]), [0.0], QUERY)
+
+
+@pytest.mark.parametrize("builder_name", ["build_tiny_internvl", "build_tiny_llava_onevision"])
+def test_tiny_builders_are_deterministic_and_fast(builder_name, tmp_path):
+    import hashlib
+    import time
+
+    from air.testing import tiny_vlms
+
+    builder = getattr(tiny_vlms, builder_name)
+    first = builder(tmp_path / "a")  # the first call also pays for importing transformers' model modules
+    start = time.perf_counter()
+    second = builder(tmp_path / "b")
+    elapsed = time.perf_counter() - start
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    for name in ["model.safetensors", "tokenizer.json", "config.json"]:
+        assert digest(first / name) == digest(second / name), name
+    assert (first / "processor_config.json").is_file() or (first / "preprocessor_config.json").is_file()
+    assert elapsed < 5.0  # about 0.2 s on an idle machine; generous for shared CI cores

@@ -185,6 +185,14 @@ def test_longclip_checkpoint_format_is_read(tiny_names):
     assert (info.context_length, info.embed_dim, info.image_size, info.text_width) == (248, 32, 32, 64)
 
 
+def test_longclip_legacy_serialization_is_read(tiny_names, tmp_path):
+    import torch
+
+    state = torch.load(tiny_names["longclip"].split(":", 1)[1], weights_only=True)
+    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    assert cm.inspect_longclip_checkpoint(tmp_path / "legacy.pt").context_length == 248
+
+
 def test_openai_checkpoint_is_not_taken_for_longclip(tiny_names):
     with pytest.raises(ValueError, match="load it as openai:"):
         cm.inspect_longclip_checkpoint(tiny_names["openai"].split(":", 1)[1])
@@ -228,3 +236,36 @@ def test_longclip_variant_checkpoint_lookup(monkeypatch, tmp_path, tiny_names):
     # checkpoint found and valid; the repository code is what is missing now
     with pytest.raises(ModuleNotFoundError, match="model/longclip.py"):
         cm.load_clip("longclip:L")
+
+
+def test_openai_torchscript_checkpoint_goes_through_clip_load(tmp_path, encoders):
+    """Released OpenAI checkpoints are TorchScript archives: clip.load rebuilds them from the traced weights."""
+    import warnings
+
+    import torch
+
+    model = tiny_clip._openai_clip_model(77)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, (torch.zeros(1, 3, 32, 32), torch.zeros(1, 77, dtype=torch.long)),
+                                 check_trace=False)
+    traced.save(str(tmp_path / "ViT-tiny.pt"))
+    enc = cm.load_clip(f"openai:{tmp_path / 'ViT-tiny.pt'}")
+    frames = _frames(3, 32, seed=5)
+    np.testing.assert_allclose(enc.encode_frames(frames), encoders["openai"].encode_frames(frames), atol=1e-5)
+    np.testing.assert_allclose(enc.encode_text(["a cat"]), encoders["openai"].encode_text(["a cat"]), atol=1e-5)
+
+
+def test_open_clip_local_dir_layout(tmp_path, tiny_names, encoders):
+    import json
+    import shutil
+
+    weights = tiny_names["open_clip"].split("/", 1)[1]
+    config = json.loads(open(weights.replace(".safetensors", ".json")).read())
+    (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {}}))
+    shutil.copy(weights, tmp_path / "open_clip_model.safetensors")
+    enc = cm.load_clip(f"open_clip:local-dir:{tmp_path}")
+    assert enc.name.startswith(f"open_clip:local-dir:{tmp_path}@") and enc.image_size == 32
+    frames = _frames(3, 32, seed=6)
+    np.testing.assert_allclose(enc.encode_frames(frames), encoders["open_clip"].encode_frames(frames), atol=1e-6)
+    np.testing.assert_allclose(enc.encode_text([LONG_TEXT]), encoders["open_clip"].encode_text([LONG_TEXT]), atol=1e-6)

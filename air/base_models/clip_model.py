@@ -355,9 +355,11 @@ def _openai_state_dict_model(clip, path: Path, device: str):
     """
     import torch
 
+    if _is_torchscript_archive(path):
+        return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not a plain state dict (e.g. TorchScript): clip.load's job
+    except Exception:  # noqa: BLE001 - not a plain state dict: clip.load's job (and its error message)
         return None
     if not isinstance(state, dict) or "text_projection" not in state:
         raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: expected a CLIP state dict with 'text_projection'.")
@@ -365,6 +367,18 @@ def _openai_state_dict_model(clip, path: Path, device: str):
         raise ValueError(f"{path} is a Long-CLIP checkpoint; load it as longclip:{path}.")
     model = clip.model.build_model(state).to(device)
     return model.float() if str(device) == "cpu" else model
+
+
+def _is_torchscript_archive(path: Path) -> bool:
+    """True for a TorchScript zip archive (it holds code/ and constants.pkl), as OpenAI's released files are."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return any(n.endswith("/constants.pkl") or "/code/" in n for n in names)
 
 
 @dataclass(frozen=True)
@@ -388,7 +402,12 @@ def inspect_longclip_checkpoint(path: str | Path) -> LongClipCheckpoint:
 
     path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:  # legacy (non-zip) torch.save files cannot be memory-mapped
+            if "mmap" not in str(exc):
+                raise
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one message
         raise ValueError(f"Cannot read Long-CLIP checkpoint {path}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(state, dict):

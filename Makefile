@@ -37,7 +37,8 @@ test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: install
-	@export $(OFFLINE); $(PY) -m air demo $(DEMO_ARGS)
+	@args=""; [ -n "$(PRETRAINED)" ] && args="$$args --pretrained $(PRETRAINED)"; [ -n "$(CLIP)" ] && args="$$args --clip $(CLIP)"; \
+	[ -n "$(PRETRAINED)" ] || export $(OFFLINE); $(PY) -m air demo $$args $(DEMO_ARGS)
 
 bench: install
 	@export $(OFFLINE); mkdir -p bench_results; \

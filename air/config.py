@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
@@ -74,6 +75,9 @@ class AIRConfig:
     cache_dir: str | None = field(default=None)
 
     def __post_init__(self) -> None:
+        if isinstance(self.decoder, str):
+            # "decord|pyav" and "decord+pyav" survive lmms-eval's comma-split --model_args.
+            object.__setattr__(self, "decoder", ",".join(p.strip() for p in re.split(r"[,|+]", self.decoder)))
         for spec in fields(self):
             _validate(spec.name, getattr(self, spec.name))
         if self.min_frames > self.max_frames:

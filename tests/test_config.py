@@ -70,6 +70,7 @@ def test_from_model_args_converts_loose_types():
     assert (c.max_frames, c.min_frames, c.gamma, c.candidates_per_round) == (16, 4, 0.5, 10)
     assert (c.reanalyze, c.fixed_budget, c.spread_candidates, c.cache_dir) == (True, False, True, None)
     assert c.decoder == "decord,pyav" and c.decoders == ("decord", "pyav")
+    assert AIRConfig.from_model_args({"decoder": "torchcodec|pyav"}).decoder == "torchcodec,pyav"
     assert (c.gmm_seed, c.beta, c.score_threshold) == (7, 2.0, 4)
     assert isinstance(c.beta, float) and isinstance(c.max_frames, int)
 

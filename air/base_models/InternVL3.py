@@ -213,10 +213,6 @@ class InternVL3(ProcessorChatBackbone, Backbone):
 
     name = "internvl3"
 
-    def __init__(self, model, processor, options: LoadOptions, pretrained: str):
-        self.model, self.processor, self.options, self.pretrained = model, processor, options, pretrained
-        self.processor.tokenizer.padding_side = "left"
-
     @classmethod
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> Backbone:
         """Native for `-hf` / model_type "internvl"; remote code only with options.trust_remote_code."""

@@ -62,10 +62,6 @@ class LlavaOneVision(ProcessorChatBackbone, Backbone):
 
     name = "llava_onevision"
 
-    def __init__(self, model, processor, options: LoadOptions, pretrained: str):
-        self.model, self.processor, self.options, self.pretrained = model, processor, options, pretrained
-        self.processor.tokenizer.padding_side = "left"
-
     @classmethod
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "LlavaOneVision":
         """Load a llava-hf checkpoint (hub id or local dir); lmms-lab names go to their -hf twins."""

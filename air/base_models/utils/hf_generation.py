@@ -207,17 +207,16 @@ def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementati
 class ProcessorChatBackbone:
     """Analysis and answering over a transformers VLM whose processor owns a chat template.
 
-    Mixed into a Backbone: subclasses set `self.model`, `self.processor`, `self.options` and
-    `self.pretrained`, and may override `_analysis_inputs` / `_answer_inputs` where their family
+    Mixed into a Backbone: subclasses load the model and processor in `from_pretrained`, and may override `_analysis_inputs` / `_answer_inputs` where their family
     needs other processor arguments. Analysis: one image + build_analysis_prompt(query) per prompt,
     left-padded batches of `options.analysis_batch_size`. Answering: the frames as one video.
     """
 
-    model: Any
-    processor: Any
-    options: Any
-    pretrained: str
     name: str
+
+    def __init__(self, model, processor, options, pretrained: str):
+        self.model, self.processor, self.options, self.pretrained = model, processor, options, pretrained
+        self.processor.tokenizer.padding_side = "left"  # every row continues at the same column
 
     def _chat_text(self, media_type: str, text: str) -> str:
         """The prompt string of a one-turn user message holding one `media_type` item and `text`."""

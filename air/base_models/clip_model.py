@@ -69,8 +69,9 @@ def _content_hash(path: Path) -> str:
 class ClipEncoder(ABC):
     """A CLIP-style dual encoder: frames and texts to unit-norm float32 embeddings in one space.
 
-    Subclasses set `name`, `image_size`, `mean`, `std`, `device` and implement `_image_features` and
-    `_text_features` on torch tensors; this class does validation, batching, normalisation and progress.
+    Subclasses set `name`, `image_size`, `mean`, `std`, `context_length` and `model` (the torch module) and
+    implement `_image_features` and `_text_features` on torch tensors; this class does validation,
+    batching, pixel normalisation, L2 normalisation and the progress bar.
     """
 
     name: str
@@ -96,10 +97,8 @@ class ClipEncoder(ABC):
 
     @property
     def model_dtype(self):
-        """dtype of the model's weights (pixels are cast to it)."""
-        import torch
-
-        return torch.float32
+        """dtype of the model's weights (pixels are cast to it); subclasses keep their torch module in `model`."""
+        return next(self.model.parameters()).dtype
 
     @property
     def embed_dim(self) -> int:
@@ -129,7 +128,7 @@ class ClipEncoder(ABC):
         mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
         out = []
-        bar = _progress_bar(n, progress_label(self.name), show)
+        bar = progress_bar(n, self.name) if show else None
         try:
             with torch.inference_mode():
                 for start in range(0, n, self.batch_size):
@@ -183,18 +182,13 @@ def _unit_rows(features) -> np.ndarray:
     return feats.cpu().numpy().astype(np.float32, copy=False)
 
 
-def progress_label(name: str, limit: int = 48) -> str:
-    """Short progress-bar label from an encoder name: without the fingerprint, at most `limit` characters."""
-    short = name.split("@", 1)[0]
-    return "CLIP " + (short if len(short) <= limit else "..." + short[-(limit - 3):])
-
-
-def _progress_bar(total: int, desc: str, show: bool):
-    if not show:
-        return None
+def progress_bar(total: int, encoder_name: str, limit: int = 48):
+    """A tqdm bar counting frames (shows frames/s), labelled with the encoder name without its fingerprint."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", unit_scale=False, leave=False, dynamic_ncols=True)
+    short = encoder_name.split("@", 1)[0]
+    label = "CLIP " + (short if len(short) <= limit else "..." + short[-(limit - 3) :])
+    return tqdm(total=total, desc=label, unit="frame", leave=False, dynamic_ncols=True)
 
 
 def _square_size(size: Any, what: str) -> int:
@@ -203,10 +197,6 @@ def _square_size(size: Any, what: str) -> int:
             raise ValueError(f"Unsupported image size {tuple(size)} for {what}. Expected a square input.")
         size = size[0]
     return int(size)
-
-
-def _model_dtype(model):
-    return next(model.parameters()).dtype
 
 
 # --------------------------------------------------------------------------- open_clip
@@ -238,10 +228,6 @@ class OpenClipEncoder(ClipEncoder):
         self.std = tuple(cfg.get("std", OPENAI_STD))
         self.image_size = _square_size(getattr(model.visual, "image_size", cfg.get("size", 224)), spec)
         self.context_length = int(getattr(self.tokenizer, "context_length", 77) or 77)
-
-    @property
-    def model_dtype(self):
-        return _model_dtype(self.model)
 
     def _image_features(self, pixels):
         return self.model.encode_image(pixels)
@@ -301,10 +287,6 @@ class TorchClipEncoder(ClipEncoder):
         self.image_size = int(image_size)
         self.context_length = int(context_length)
         self.mean, self.std = OPENAI_MEAN, OPENAI_STD
-
-    @property
-    def model_dtype(self):
-        return _model_dtype(self.model)
 
     def _image_features(self, pixels):
         return self.model.encode_image(pixels)
@@ -549,10 +531,6 @@ class HFClipEncoder(ClipEncoder):
         self.context_length = int(config.text_config.max_position_embeddings)
         self.mean, self.std = _hf_mean_std(spec, model_type)
         self.name = _hf_name(spec, config)
-
-    @property
-    def model_dtype(self):
-        return _model_dtype(self.model)
 
     def _image_features(self, pixels):
         return self.model.get_image_features(pixel_values=pixels)

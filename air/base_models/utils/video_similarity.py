@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from air.base_models.clip_model import PROGRESS_MIN_FRAMES, progress_bar
 from air.base_models.utils.feature_cache import FeatureCache
 
 if TYPE_CHECKING:
     from air.base_models.clip_model import ClipEncoder
-
-PROGRESS_MIN_FRAMES = 256
 
 
 def preprocess_tag(image_size: int) -> str:
@@ -53,48 +52,29 @@ class _FrameStore:
         if missing.size == 0:
             return
         size = self.encoder.image_size
-        bar = _bar(missing.size, self.encoder.name)
+        bar = progress_bar(missing.size, self.encoder.name) if missing.size > PROGRESS_MIN_FRAMES else None
         new_feats = []
         try:
-            chunks = self.reader.iter_chunks(missing, size=(size, size), chunk_size=self.chunk_size)
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    frames, _ = next(chunks)
-                except StopIteration:
-                    break
-                t1 = time.perf_counter()
-                feats = self.encoder.encode_frames(frames, progress=False)
-                self.timings_s["decode"] += t1 - t0
-                self.timings_s["encode_frames"] += time.perf_counter() - t1
-                new_feats.append(feats)
+            t_start = time.perf_counter()
+            for frames, _ in self.reader.iter_chunks(missing, size=(size, size), chunk_size=self.chunk_size):
+                t_decoded = time.perf_counter()
+                new_feats.append(self.encoder.encode_frames(frames, progress=False))
+                t_encoded = time.perf_counter()
+                self.timings_s["decode"] += t_decoded - t_start
+                self.timings_s["encode_frames"] += t_encoded - t_decoded
+                t_start = t_encoded
                 if bar is not None:
                     bar.update(len(frames))
         finally:
             if bar is not None:
                 bar.close()
         feats = np.concatenate(new_feats, axis=0)
-        if feats.shape[0] != missing.size:
-            raise RuntimeError(
-                f"Decoder {self.reader.backend} returned {feats.shape[0]} frames for {missing.size} indices "
-                f"of '{self.reader.path}'."
-            )
         self.features.update(zip(missing.tolist(), feats))
         self.n_encoded += int(missing.size)
         if self.cache is not None:
             t0 = time.perf_counter()
             self.cache.add(self.key, missing, feats)
             self.timings_s["cache_write"] += time.perf_counter() - t0
-
-
-def _bar(total: int, name: str):
-    if total <= PROGRESS_MIN_FRAMES:
-        return None
-    from tqdm.auto import tqdm
-
-    from air.base_models.clip_model import progress_label
-
-    return tqdm(total=total, desc=progress_label(name), unit="frame", leave=False, dynamic_ncols=True)
 
 
 class VideoSimilarity:

@@ -10,8 +10,10 @@ from air.Process_Utils.process_messages import (
     MAX_REASON_CHARS,
     FrameScore,
     build_analysis_prompt,
+    extract_question_options,
     format_query,
     parse_analysis_output,
+    timestamp_prefix,
 )
 
 # (output text as a backbone might produce it, expected score, expected reason)
@@ -79,6 +81,8 @@ PARSE_TABLE = [
     ("Score: 4.5\nReasoning: Between clear and sufficient.", None, "Between clear and sufficient."),
     ("Score: 8/10", None, ""),
     ("Score: 3-4\nReasoning: Hard to tell.", None, "Hard to tell."),
+    ("Score: 3\n- 2 people are visible.\n- 1 car.", 3, "2 people are visible."),  # not a range "3 - 2"
+    ("Score: 4th place\nScore: 2\nReasoning: x.", 2, "x."),  # "4th" is not a score value
     ("Score: <an integer from 1 to 5>\nReasoning: <one sentence>", None, "<one sentence>"),
     ("I cannot determine the relevance of this frame.", None,
      "I cannot determine the relevance of this frame."),
@@ -157,12 +161,44 @@ def test_arbitrary_text_never_raises(text):
     assert "\n" not in result.reason
 
 
-def test_long_adversarial_input_is_fast():
+@settings(max_examples=500, deadline=None)
+@given(st.integers(min_value=1, max_value=5), st.text(max_size=200))
+def test_labelled_score_line_wins_over_any_following_text(value, suffix):
+    text = f"Score: {value}\n" + suffix
+    assert parse_analysis_output(text).score == value
+
+
+_N = 50_000
+_ADVERSARIAL = [
+    "\n" + " " * _N + "x",
+    "Reasoning:" + " " * _N + "x",
+    "Score" + " " * _N,
+    "Score:" + " " * _N + "x",
+    "4" + " " * _N + "x",
+    "score (" + " " * _N,
+    "* " * _N,
+    " \n\t" * _N,
+    "Score: 4 " * (_N // 8),
+    "Reasoning:" + "\n" * _N + "x",
+    "4. " * _N,
+    "(A)" * (_N // 3),
+    "A. x\n" * (_N // 5),
+    "(A) x\n(B) y\n" * (_N // 12),
+    "Question:" + " " * _N,
+    "This video's subtitles are listed below:\n" * (_N // 40),
+    ("Score" + " " * 50 + "(" * 30 + "score of " * 50) * 100,
+]
+
+
+@pytest.mark.parametrize("text", _ADVERSARIAL, ids=[repr(t[:10]) for t in _ADVERSARIAL])
+def test_long_adversarial_input_stays_linear(text):
+    # Regexes with nested or adjacent whitespace quantifiers went quadratic here (tens of seconds)
+    # before whitespace normalisation; now each call takes milliseconds.
     import time
 
-    text = ("Score" + " " * 50 + "(" * 30 + "score of " * 50) * 200
     start = time.perf_counter()
     parse_analysis_output(text)
+    extract_question_options(text)
     assert time.perf_counter() - start < 2.0
 
 
@@ -175,3 +211,134 @@ def test_prompt_holds_rubric_format_and_query():
     assert prompt.endswith("Question: " + query)
     # the rubric's own format line must not be read as a score when a model echoes it
     assert parse_analysis_output(prompt).score is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Question / options extraction from lmms-eval context strings.
+# Each context is built the way lmms-eval 0.7.3's task utils build it (doc_to_text + the YAML's
+# lmms_eval_specific_kwargs), with made-up docs.
+# ---------------------------------------------------------------------------------------------
+
+
+_VIDEOMME_INSTRUCTION = (
+    "Select the best answer to the following multiple-choice question based on the video and the subtitles. "
+    "Respond with only the letter (A, B, C, or D) of the correct option."
+)
+_VMME_OPTIONS = ["A. Apples.", "B. Bananas.", "C. Cherries.", "D. Dates."]
+_VMME_QUESTION = "What fruit does the woman put into the blender first?"
+
+
+def _videomme(post_prompt):
+    # videomme_doc_to_text: option_prompt + "\n" + question + "\n" + options + "\n" + post_prompt
+    return _VIDEOMME_INSTRUCTION + "\n" + _VMME_QUESTION + "\n" + "\n".join(_VMME_OPTIONS) + "\n" + post_prompt
+
+
+_SUBTITLES = "Welcome back to the channel.\nA. B. C. is the first song we learn.\nToday: smoothies!\n"
+_FRUITS = ["Apples.", "Bananas.", "Cherries.", "Dates."]
+
+EXTRACT_TABLE = [
+    # Video-MME, default kwargs
+    ("videomme default", _videomme("\nAnswer with the option's letter from the given choices directly."),
+     _VMME_QUESTION, _FRUITS),
+    # Video-MME, llava_vid / gpt4v kwargs
+    ("videomme llava_vid", _videomme("The best answer is:"), _VMME_QUESTION, _FRUITS),
+    ("videomme gpt4v", _videomme("Answer the question with A, B, C, or D."), _VMME_QUESTION, _FRUITS),
+    # Video-MME, qwen3_vl format: f"{pre_prompt}{question}\nOptions:\n{option}\n{post_prompt}"
+    ("videomme qwen3_vl", "Question: " + _VMME_QUESTION + "\nOptions:\n" + "\n".join(_VMME_OPTIONS)
+     + "\nAnswer with the option letter only.", _VMME_QUESTION, _FRUITS),
+    # Video-MME with subtitles: subtitles_prompt + subtitle + "\n" + option_prompt + "\n" + question ...
+    ("videomme subtitles", "This video's subtitles are listed below: \n" + _SUBTITLES + "\n" + _VIDEOMME_INSTRUCTION
+     + "\n" + _VMME_QUESTION + "\n" + "\n".join(_VMME_OPTIONS) + "\nThe best answer is:", _VMME_QUESTION, _FRUITS),
+    ("videomme subtitles qwen3_vl", "This video's subtitles are listed below: \n" + _SUBTITLES + "\n"
+     + "Question: " + _VMME_QUESTION + "\nOptions:\n" + "\n".join(_VMME_OPTIONS)
+     + "\nAnswer with the option letter only.", _VMME_QUESTION, _FRUITS),
+    ("videomme no subtitles available", "This video's subtitles are listed below: \nNo subtitles available\n"
+     + _VIDEOMME_INSTRUCTION + "\n" + _VMME_QUESTION + "\n" + "\n".join(_VMME_OPTIONS) + "\nThe best answer is:",
+     _VMME_QUESTION, _FRUITS),
+    # MLVU dev: the doc's question already holds "(A) ..." lines; post "\nOnly give the best option.\nBest option: ("
+    ("mlvu dev", "What is the main background of the video?\n(A) Grassland\n(B) Desert\n(C) Ocean\n(D) City\n"
+     "\nOnly give the best option.\nBest option: (", "What is the main background of the video?",
+     ["Grassland", "Desert", "Ocean", "City"]),
+    ("mlvu plm", "How many times does the dog jump?\n(A) 1\n(B) 2\n(C) 3\n(D) 4\n\nOnly give the best option.",
+     "How many times does the dog jump?", ["1", "2", "3", "4"]),
+    ("mlvu question/options labels", "Question: In what order do the events happen?\nOptions:\n"
+     "(A) cook, eat, wash\n(B) eat, cook, wash\n(C) wash, cook, eat\n(D) cook, wash, eat\n"
+     "Only give the best option.", "In what order do the events happen?",
+     ["cook, eat, wash", "eat, cook, wash", "wash, cook, eat", "cook, wash, eat"]),
+    # LongVideoBench: f"{pre_prompt}{question}\n{post_prompt}", question = q + "\nA. x\nB. y..."
+    ("longvideobench", "What is the man in the red jacket holding when he first enters the room?\n"
+     "A. A laptop\nB. A coffee cup\nC. A newspaper\nD. An umbrella\nE. Nothing\n"
+     "Answer with the option's letter from the given choices directly.\n",
+     "What is the man in the red jacket holding when he first enters the room?",
+     ["A laptop", "A coffee cup", "A newspaper", "An umbrella", "Nothing"]),
+    # LongVideoBench interleaved subtitles: "\n".join of "<image>" and subtitle lines, then the question
+    ("longvideobench interleaved", "<image>\n<image>\nHi, I'm late again.\n<image>\nWhere is my coffee?\n<image>\n"
+     "What does the man ask for after apologising?\nA. His keys\nB. His coffee\nC. A taxi\nD. The time\n"
+     "Answer with the option's letter from the given choices directly.\n",
+     "What does the man ask for after apologising?", ["His keys", "His coffee", "A taxi", "The time"]),
+    # NExT-QA mc: "\n".join([question] + [f"{L}. {a_i}"]) with empty pre/post prompts
+    ("nextqa mc", "why did the boy pick up one present from the group of them and move to the sofa\n"
+     "A. share with the girl\nB. approach lady sitting there\nC. unwrap it\nD. playing with toy train\n"
+     "E. gesture something",
+     "why did the boy pick up one present from the group of them and move to the sofa",
+     ["share with the girl", "approach lady sitting there", "unwrap it", "playing with toy train",
+      "gesture something"]),
+    ("nextqa parenthesised", "what does the lady do after the baby falls\n(A) laughs\n(B) picks him up\n"
+     "(C) walks away\n(D) claps\n(E) sings\nAnswer with the option's letter from the given choices directly.",
+     "what does the lady do after the baby falls", ["laughs", "picks him up", "walks away", "claps", "sings"]),
+    # NExT-QA open-ended: no options
+    ("nextqa oe", "what is the man doing on the stage\nAnswer a question using a short phrase or sentence.",
+     "what is the man doing on the stage", []),
+    # EgoSchema: question + "\n" + each "A. ..." option, post "\nAnswer with the option's letter ..."
+    ("egoschema", "Taking into account all the actions performed by c, what can you deduce about the primary "
+     "objective of the video?\nA. C is cleaning the kitchen.\nB. C is cooking a meal.\nC. C is repairing a sink.\n"
+     "D. C is organising the fridge.\nE. C is washing dishes.\n"
+     "Answer with the option's letter from the given choices directly.",
+     "Taking into account all the actions performed by c, what can you deduce about the primary objective "
+     "of the video?", ["C is cleaning the kitchen.", "C is cooking a meal.", "C is repairing a sink.",
+                       "C is organising the fridge.", "C is washing dishes."]),
+    ("egoschema gpt4v prompt", "Please answer the question about the video:\nWhat is c mostly doing?\n"
+     "A. reading\nB. painting\nC. cooking\nD. sleeping\nE. running\n"
+     "Answer with the option's letter from the given choices directly.",
+     "What is c mostly doing?", ["reading", "painting", "cooking", "sleeping", "running"]),
+    # other layouts seen in the wild
+    ("inline options", "Which animal appears first? (A) cat (B) dog (C) bird", "Which animal appears first?",
+     ["cat", "dog", "bird"]),
+    ("A) layout with CRLF", "Which hand holds the cup?\r\nA) left\r\nB) right\r\n", "Which hand holds the cup?",
+     ["left", "right"]),
+    ("image placeholder first", "<video>\nWhat is on the table?\nA. A vase\nB. A book", "What is on the table?",
+     ["A vase", "A book"]),
+    ("plain question", "Describe the video in one sentence.", "Describe the video in one sentence.", []),
+    ("empty", "", "", []),
+]
+
+
+@pytest.mark.parametrize(("case", "context", "question", "options"), EXTRACT_TABLE, ids=[r[0] for r in EXTRACT_TABLE])
+def test_extract_question_options(case, context, question, options):
+    assert extract_question_options(context) == (question, options)
+
+
+def test_extract_single_option_is_not_a_list():
+    # One "A." line alone is not an option list (it is part of the text).
+    question, options = extract_question_options("Name the first letter.\nA. is the answer?")
+    assert options == []
+    assert question == "Name the first letter.\nA. is the answer?"
+
+
+def test_extract_options_roundtrip_through_format_query():
+    question, options = extract_question_options(format_query("What is shown?", ["a cat", "a dog", "a cow"]))
+    assert (question, options) == ("What is shown?", ["a cat", "a dog", "a cow"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_extract_never_raises(text):
+    question, options = extract_question_options(text)
+    assert isinstance(question, str)
+    assert isinstance(options, list) and all(isinstance(o, str) and o for o in options)
+    assert len(options) != 1
+
+
+def test_timestamp_prefix():
+    assert timestamp_prefix([1.0, 3.5, 7.04]) == "The video frames were sampled at 1.0s, 3.5s, 7.0s."
+    assert timestamp_prefix([]) == ""

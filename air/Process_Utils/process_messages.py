@@ -82,12 +82,13 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
 _LABEL = r"\b(?:(?:relevance|relevancy|frame|final|overall)\s+)?(?:scores?|rating)\b"
 _PAREN = r"(?:\s*\([^()\n]{0,30}\))?"
+# The value may sit on the line after its label; a range or a denominator must be on the same line.
 _VALUE = (
     r"\s*[\[(<{\"']?\s*"
-    r"(?P<value>[+-]?\d+(?:[.,]\d+)?|one|two|three|four|five)"
-    r"(?P<range>\s*(?:-|–|—|to)\s*\d)?"
-    r"(?:\s*(?:/|out\s+of)\s*(?P<denominator>\d+(?:\.\d+)?))?"
-    r"(?![\w.]\d)\s*[\])>}\"']?"
+    r"(?P<value>[+-]?\d+(?:[.,]\d+)?|(?:one|two|three|four|five)\b)"
+    r"(?P<range>[ \t]*(?:-|–|—|to)[ \t]*\d)?"
+    r"(?:[ \t]*(?:/|out[ \t]+of)[ \t]*(?P<denominator>\d+(?:\.\d+)?))?"
+    r"(?![\w.]\d)(?![^\W\d])[ \t]*[\])>}\"']?"
 )
 _FORMAL = re.compile(_LABEL + _PAREN + r"\s*[\"']?\s*[:=]" + _VALUE, re.IGNORECASE)
 _PROSE = re.compile(
@@ -116,8 +117,23 @@ _MARKDOWN = re.compile(r"[*`]+|__+|^[ \t]*#+[ \t]*", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?:(?<=\w\w[.!?])|(?<=\s\w[.!?])|(?<=[^\s.][!?]))[\"')\]]?(?=\s|$)")
 
 
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+
+
 def _strip_markdown(text: str) -> str:
     return _MARKDOWN.sub("", text)
+
+
+def _normalize_space(text: str) -> str:
+    """Newlines unified to "\n", each line stripped with inner whitespace runs made one space, runs of
+    empty lines made one. Keeps every later regex linear: no long whitespace runs are left."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    kept: list[str] = []
+    for line in lines:
+        line = _HORIZONTAL_SPACE.sub(" ", line).strip()
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _score_value(match: re.Match) -> int | None:
@@ -214,9 +230,169 @@ def parse_analysis_output(text: str) -> FrameScore:
     except Exception:  # a str() that raises: nothing usable
         return FrameScore(score=None, reason="", raw="")
     try:
-        clean = _strip_markdown(raw)
+        clean = _normalize_space(_strip_markdown(raw))
         score, span = _find_score(clean)
         reason = _find_reason(clean, span)
     except Exception:  # defensive: the contract is "never raises"; regexes above should not fail
         return FrameScore(score=None, reason="", raw=raw)
     return FrameScore(score=score, reason=reason, raw=raw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Question and options from an lmms-eval context string
+# ---------------------------------------------------------------------------------------------
+#
+# Layouts handled (as built by lmms-eval 0.7's task utils):
+# - Video-MME:  "Select the best answer ...\n<question>\nA. ...\nB. ...\n...\nAnswer with the option's
+#   letter from the given choices directly."  (also the subtitle variant, whose "This video's subtitles
+#   are listed below:" block is dropped, and the Qwen3-VL variant "Question: ...\nOptions:\nA. ...").
+# - MLVU:       "<question>\n(A) ...\n(B) ...\n\nOnly give the best option.\nBest option: (" and
+#   "Question: ...\nOptions:\n(A) ...".
+# - LongVideoBench, NExT-QA (mc), EgoSchema: "<question>\nA. ...\nB. ...\n<instruction>".
+# Option lines are "A. x", "A) x", "A: x" or "(A) x"; the first run of consecutive letters from A with
+# at least two options is the option list (letters removed). The question is the text before it:
+# from a "Question:" marker when there is one, else the last paragraph (blank lines and removed
+# instruction lines separate paragraphs). Known instruction sentences are removed wherever they are,
+# and so are image placeholders ("<image>", "<video>"). Without options the question is the whole text
+# with the instructions removed, and the option list is empty.
+
+_INSTRUCTIONS = [
+    r"Select the best answer to the following multiple-choice question[^\n]*?(?:correct option\.|$)",
+    r"Respond with only the letter[^\n]*?(?:correct option\.|$)",
+    r"Answer with the option'?s letter from the given choices directly\.?",
+    r"Answer with the option letter only\.?",
+    r"Answer the question with A, B, C,? (?:or|and) D\.?",
+    r"Answer the question using a single word or phrase\.?",
+    r"Answer a question using a short phrase or sentence\.?",
+    r"Please answer the question about the video:?",
+    r"Only give the best option\.?",
+    r"Best option:\s*\(?",
+    r"The best answer is:?",
+]
+_INSTRUCTION = re.compile(r"(?:" + "|".join(_INSTRUCTIONS) + r")", re.IGNORECASE | re.MULTILINE)
+_PLACEHOLDER = re.compile(r"<(?:image|video)>", re.IGNORECASE)
+_SUBTITLE_HEADER = re.compile(r"^\s*This video's subtitles are listed below:?\s*$", re.IGNORECASE)
+_OPTION_LINE = re.compile(r"^\s*(?:\((?P<paren>[A-Z])\)|(?P<plain>[A-Z])[.:)])\s*(?P<text>\S.*?)\s*$")
+_QUESTION_MARK = re.compile(r"^\s*Question\s*:\s*", re.IGNORECASE)
+_OPTIONS_LABEL = re.compile(r"^\s*(?:Options|Choices)\s*:?\s*$", re.IGNORECASE)
+_INLINE_OPTION = re.compile(r"\(([A-Z])\)\s*")
+_REMOVED = "\x00"  # marks a line that held only an instruction (it separates paragraphs)
+
+
+def _drop_subtitle_block(lines: list[str]) -> list[str]:
+    """Lines without a Video-MME subtitle block (header up to the instruction or "Question:" line)."""
+    for start, line in enumerate(lines):
+        if _SUBTITLE_HEADER.match(line):
+            for end in range(start + 1, len(lines)):
+                if _INSTRUCTION.match(lines[end].strip()) or _QUESTION_MARK.match(lines[end]):
+                    return lines[:start] + lines[end:]
+            return lines[:start] + lines[start + 1 :]
+    return lines
+
+
+def _option_block(lines: list[str]) -> tuple[int, int, list[str]] | None:
+    """(first line, line after the block, option texts) of the first A, B, ... run of >= 2 options."""
+    for start, line in enumerate(lines):
+        match = _OPTION_LINE.match(line)
+        if match is None or (match["paren"] or match["plain"]) != "A":
+            continue
+        options = [match["text"]]
+        end = start + 1
+        index = end
+        while index < len(lines):
+            if not lines[index].strip():
+                index += 1
+                continue
+            following = _OPTION_LINE.match(lines[index])
+            if following is None or (following["paren"] or following["plain"]) != chr(ord("A") + len(options)):
+                break
+            options.append(following["text"])
+            index += 1
+            end = index
+        if len(options) >= 2:
+            return start, end, options
+    return None
+
+
+def _inline_options(text: str) -> tuple[str, list[str]] | None:
+    """Question and options when they sit on one line: "Which one? (A) x (B) y (C) z"."""
+    marks = list(_INLINE_OPTION.finditer(text))
+    for first, mark in enumerate(marks):
+        if mark[1] != "A":
+            continue
+        run = [mark]
+        index = first + 1
+        while index < len(marks) and marks[index][1] == chr(ord("A") + len(run)):
+            run.append(marks[index])
+            index += 1
+        if len(run) < 2:
+            continue
+        options = []
+        for k, item in enumerate(run):
+            stop = run[k + 1].start() if k + 1 < len(run) else len(text)
+            options.append(text[item.end() : stop].strip().rstrip(",;"))
+        if all(options):
+            return text[: run[0].start()].strip(), options
+    return None
+
+
+def _clean_question(lines: list[str]) -> str:
+    """The question from the lines before the options (or all lines when there are none)."""
+    marked = [index for index, line in enumerate(lines) if _QUESTION_MARK.match(line)]
+    if marked:
+        lines = lines[marked[-1] :]
+        lines[0] = _QUESTION_MARK.sub("", lines[0], count=1)
+    kept = [line for line in lines if line != _REMOVED and not _OPTIONS_LABEL.match(line)]
+    return "\n".join(line.strip() for line in kept if line.strip())
+
+
+def extract_question_options(context: str) -> tuple[str, list[str]]:
+    """The question and its answer options (without letters) from an lmms-eval context string.
+
+    Instructions such as "Answer with the option's letter ..." are removed; when no options are found
+    the option list is empty and the question is the remaining text. Never raises on a string.
+    """
+    text = str(context).replace("\r\n", "\n").replace("\r", "\n")
+    # Placeholders become empty lines (paragraph breaks), then whitespace is normalised line by line.
+    text = _PLACEHOLDER.sub("\n", text)
+    lines = [_HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    lines = _drop_subtitle_block(lines)
+    stripped = []
+    for line in lines:
+        cleaned = _INSTRUCTION.sub("", line)
+        if cleaned.strip() or not line.strip():
+            stripped.append(cleaned)
+        else:
+            stripped.append(_REMOVED)
+    block = _option_block(stripped)
+    if block is not None:
+        start, _, options = block
+        before = stripped[:start]
+        marked = any(_QUESTION_MARK.match(line) for line in before)
+        if not marked:
+            # Last paragraph: after the last blank or removed-instruction line.
+            breaks = [i for i, line in enumerate(before) if line == _REMOVED or not line.strip()]
+            cut = 0
+            for index in reversed(breaks):
+                if any(line.strip() and line != _REMOVED for line in before[index + 1 :]):
+                    cut = index + 1
+                    break
+            before = before[cut:]
+        return _clean_question(before), options
+    question = _clean_question(stripped)
+    inline = _inline_options(" ".join(question.split("\n")))
+    if inline is not None and inline[0]:
+        return inline
+    return question, []
+
+
+def timestamp_prefix(timestamps_s) -> str:
+    """A sentence naming the sampling times, for backbones that cannot take timestamps natively.
+
+    timestamps_s: iterable of float seconds, one per frame in prompt order.
+    Returns e.g. "The video frames were sampled at 1.0s, 3.5s, 7.0s." ("" for no frames).
+    """
+    times = [f"{float(t):.1f}s" for t in timestamps_s]
+    if not times:
+        return ""
+    return "The video frames were sampled at " + ", ".join(times) + "."

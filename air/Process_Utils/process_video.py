@@ -16,6 +16,7 @@ Conventions shared by all backends:
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import math
@@ -297,8 +298,9 @@ def _resize_rgb(frames: np.ndarray, size: Size) -> np.ndarray:
 class PyAVReader(VideoReader):
     """PyAV backend: demuxes once to index frames by presentation time, then decodes forward or seeks.
 
-    Frames between requested ones are decoded (codecs need them) but never converted; only requested
-    frames are scaled and converted to RGB, straight to the requested size.
+    Between requested frames only the frames that others refer to are decoded (skip_frame NONREF for
+    the rest) and nothing is converted; requested frames are scaled and converted to RGB in one step,
+    straight to the requested size.
     """
 
     backend = "pyav"
@@ -318,9 +320,12 @@ class PyAVReader(VideoReader):
             self._index_packets()
             self.fps = self._average_rate()
             self._stream.thread_type = "AUTO"
-            self._frames = None  # decoding generator after the last seek
-            self._next = None  # index of the frame the generator yields next (None: unknown)
+            self._packets = None  # demuxing iterator after the last seek (None: must seek)
+            self._pending: collections.deque = collections.deque()  # decoded frames not yet consumed
+            self._next = None  # index of the frame decoding yields next (None: unknown)
             self._seek_key = 0
+            self._targets: set[int] = set()  # frames the current read wants
+            self._skip_unwanted = True
             self._finish_open()
         except BaseException:
             self.close()
@@ -363,19 +368,34 @@ class PyAVReader(VideoReader):
         return int(self._key_idx[np.searchsorted(self._key_idx, index, side="right") - 1])
 
     def _seek_to_key(self, key: int) -> None:
-        """Seek to key frame `key` and restart decoding there."""
+        """Seek to key frame `key` and restart demuxing there (the seek flushes the decoder)."""
         self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
-        self._frames = self._container.decode(self._stream)
+        self._packets = self._container.demux(self._stream)
+        self._pending.clear()
         self._next = None
         self._seek_key = key
 
     def _next_frame(self):
-        """Next decoded frame and its index, or (None, None) at the end of the stream."""
-        try:
-            frame = next(self._frames)
-        except StopIteration:
-            self._frames, self._next = None, None
-            return None, None
+        """Next decoded frame and its index, or (None, None) at the end of the stream.
+
+        Packets of frames that are not wanted are decoded with skip_frame="NONREF": frames no other
+        frame refers to (most B-frames) are then dropped by the decoder without being reconstructed.
+        """
+        codec = self._stream.codec_context
+        while not self._pending:
+            if self._packets is None:
+                return None, None
+            packet = next(self._packets, None)
+            if packet is None or packet.size == 0:  # end of the stream: drain the decoder
+                codec.skip_frame = "DEFAULT"
+                self._pending.extend(codec.decode(None))
+                self._packets = None
+                continue
+            index = self._pos_of_pts.get(packet.pts) if packet.pts is not None else None
+            wanted = not self._skip_unwanted or index is None or index in self._targets
+            codec.skip_frame = "DEFAULT" if wanted else "NONREF"
+            self._pending.extend(codec.decode(packet))
+        frame = self._pending.popleft()
         index = self._pos_of_pts.get(frame.pts) if frame.pts is not None else None
         if index is None:
             index = self._next if self._next is not None else self._seek_key
@@ -387,13 +407,18 @@ class PyAVReader(VideoReader):
         frames = np.empty((len(indices), out_h, out_w, 3), np.uint8) if size or self.width else None
         times = np.empty(len(indices), np.float64)
         collected = []
-        for slot, target in enumerate(indices.tolist()):
-            frame = self._decode_to(target)
-            if frames is None:
-                collected.append(self._to_rgb(frame, None))
-            else:
-                frames[slot] = self._to_rgb(frame, size)
-            times[slot] = frame.pts * self._time_base if frame.pts is not None else self._pts[target] * self._time_base
+        self._targets = set(indices.tolist())
+        try:
+            for slot, target in enumerate(indices.tolist()):
+                frame = self._decode_to(target)
+                if frames is None:
+                    collected.append(self._to_rgb(frame, None))
+                else:
+                    frames[slot] = self._to_rgb(frame, size)
+                pts = frame.pts if frame.pts is not None else self._pts[target]
+                times[slot] = pts * self._time_base
+        finally:
+            self._targets = set()
         if frames is None:
             frames = np.stack(collected)
         return frames, times
@@ -401,17 +426,22 @@ class PyAVReader(VideoReader):
     def _decode_to(self, target: int):
         """Decoded frame `target`, decoding forward when that is cheaper than seeking to its key frame."""
         key = self._key_before(target)
-        if self._frames is None or self._next is None or self._next > target or key - self._next > SEEK_MIN_GAIN_FRAMES:
+        if self._packets is None or self._next is None or self._next > target or key - self._next > SEEK_MIN_GAIN_FRAMES:
             self._seek_to_key(key)
         frame, index = self._advance_to(target)
         if frame is not None and index == target:
             return frame
-        # The seek landed after the target (open GOP, inexact container index): restart earlier, twice at most.
-        for earlier in self._key_idx[self._key_idx < self._seek_key][::-1][:2]:
-            self._seek_to_key(int(earlier))
-            frame, index = self._advance_to(target)
-            if frame is not None and index == target:
-                return frame
+        # Target not produced (open GOP, inexact index, a decoder that misjudged a frame as unreferenced):
+        # decode again from earlier key frames without skipping anything, twice at most.
+        self._skip_unwanted = False
+        try:
+            for earlier in self._key_idx[self._key_idx <= key][::-1][:2]:
+                self._seek_to_key(int(earlier))
+                frame, index = self._advance_to(target)
+                if frame is not None and index == target:
+                    return frame
+        finally:
+            self._skip_unwanted = True
         seen = "the end of the stream" if frame is None else f"frame {index}"
         raise VideoDecodeError(self.path, f"pyav could not decode frame {target}: decoding reached {seen} instead")
 

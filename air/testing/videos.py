@@ -104,6 +104,66 @@ def render_frame(index: int, size: tuple[int, int], colour: RGB, n_bits: int, ph
     return frame
 
 
+def _rgb_to_yuv(colour: RGB) -> tuple[int, int, int]:
+    """BT.601 limited-range Y, Cb, Cr of an RGB colour (what decoders assume for untagged video)."""
+    r, g, b = (c / 255.0 for c in colour)
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    cb = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    cr = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    return int(round(y)), int(round(cb)), int(round(cr))
+
+
+class _Yuv420Painter:
+    """Paints the frames of `render_frame` straight into yuv420p planes (even sizes), reusing one
+    background per colour, so large videos are written without an RGB-to-YUV conversion per frame.
+    """
+
+    def __init__(self, size: tuple[int, int], n_bits: int, phase: int) -> None:
+        self.width, self.height = size
+        self.n_bits, self.phase = n_bits, phase
+        self._backgrounds: dict[RGB, np.ndarray] = {}
+
+    def _background(self, colour: RGB) -> np.ndarray:
+        if colour not in self._backgrounds:
+            w, h = self.width, self.height
+            y, cb, cr = _rgb_to_yuv(colour)
+            planes = np.empty((h * 3 // 2, w), np.uint8)
+            planes[:h] = y
+            flat = planes[h:].reshape(-1)  # U plane then V plane, each (h/2, w/2)
+            half = (h // 2) * (w // 2)
+            flat[:half] = cb
+            flat[half:] = cr
+            self._backgrounds[colour] = planes
+        return self._backgrounds[colour]
+
+    def paint(self, index: int, colour: RGB) -> np.ndarray:
+        """uint8 (height * 3 / 2, width) yuv420p planes of frame `index`."""
+        w, h = self.width, self.height
+        planes = self._background(colour).copy()
+        y_plane = planes[:h]
+        flat = planes[h:].reshape(-1)
+        half = (h // 2) * (w // 2)
+        u_plane = flat[:half].reshape(h // 2, w // 2)
+        v_plane = flat[half:].reshape(h // 2, w // 2)
+        band = max(1, h // 3)
+        cell = w / self.n_bits
+        for bit in range(self.n_bits):
+            value = (index >> (self.n_bits - 1 - bit)) & 1
+            x0, x1 = int(round(bit * cell)), int(round((bit + 1) * cell))
+            y_plane[:band, x0:x1] = 235 if value else 16
+            u_plane[: (band + 1) // 2, x0 // 2 : (x1 + 1) // 2] = 128
+            v_plane[: (band + 1) // 2, x0 // 2 : (x1 + 1) // 2] = 128
+        side = max(1, min(w, h - band) // 4)
+        span = max(1, w - side)
+        x = (self.phase + 3 * index) % span
+        y = band + max(0, (h - band - side) // 2)
+        sy, su, sv = _rgb_to_yuv((255 - colour[0], 255 - colour[1], 255 - colour[2]))
+        y_plane[y : y + side, x : x + side] = sy
+        u_plane[y // 2 : (y + side + 1) // 2, x // 2 : (x + side + 1) // 2] = su
+        v_plane[y // 2 : (y + side + 1) // 2, x // 2 : (x + side + 1) // 2] = sv
+        return planes
+
+
 def decode_frame_index(frame: np.ndarray, n_bits: int) -> int:
     """Read back the index that `render_frame` wrote into `frame` (uint8 (H, W, 3), any size).
 
@@ -190,8 +250,14 @@ def _encode(
         if gop is not None:
             stream.codec_context.gop_size = int(gop)
         audio_stream = out.add_stream("aac", rate=16000) if audio else None
+        painter = None
+        if stream.pix_fmt == "yuv420p" and width % 2 == 0 and height % 2 == 0:
+            painter = _Yuv420Painter((width, height), bits, phase)
         for i in range(n_frames):
-            frame = av.VideoFrame.from_ndarray(render_frame(i, (width, height), colours[i], bits, phase), format="rgb24")
+            if painter is not None:
+                frame = av.VideoFrame.from_ndarray(painter.paint(i, colours[i]), format="yuv420p")
+            else:
+                frame = av.VideoFrame.from_ndarray(render_frame(i, (width, height), colours[i], bits, phase), format="rgb24")
             frame.pts = int(round(times_s[i] / tb))
             frame.time_base = tb
             for packet in stream.encode(frame):

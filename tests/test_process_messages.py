@@ -84,6 +84,7 @@ PARSE_TABLE = [
     ("Score: 3\n- 2 people are visible.\n- 1 car.", 3, "2 people are visible."),  # not a range "3 - 2"
     ("Score: 4th place\nScore: 2\nReasoning: x.", 2, "x."),  # "4th" is not a score value
     ("Score: <an integer from 1 to 5>\nReasoning: <one sentence>", None, "<one sentence>"),
+    ("The striker scores 2 goals in this frame.", None, "The striker scores 2 goals in this frame."),
     ("I cannot determine the relevance of this frame.", None,
      "I cannot determine the relevance of this frame."),
     ("1. The frame shows a car.\n2. The car is blue.", None, "1. The frame shows a car."),

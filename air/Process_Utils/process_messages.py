@@ -1,6 +1,9 @@
-"""Prompt text for frame analysis and answering, and parsing of the analysis output.
+"""Prompt text for frame analysis and answering, parsing of the analysis output, and question/options
+extraction from lmms-eval context strings.
 
 Standard library only. The rubric is our own wording of SPEC.md's 1..5 relevance scale.
+Public: FrameScore, ANALYSIS_INSTRUCTIONS, format_query, build_analysis_prompt,
+parse_analysis_output, extract_question_options, timestamp_prefix.
 """
 
 from __future__ import annotations
@@ -68,11 +71,12 @@ def build_analysis_prompt(query: str) -> str:
 #      numbered list).
 # - The value may be a digit string, a decimal or a number word (one..five). Decimals count only
 #   when integral ("4.0" -> 4, "4.5" -> None). A denominator ("4/5", "4 out of 5") must be 5
-#   ("8/10" -> None). A range ("3-4") is ambiguous -> None.
+#   ("8/10" -> None). A range ("3-4") is ambiguous -> None. A number glued to letters ("4th") is not
+#   a score value (the search goes on).
 # - Values outside 1..5 (0, 6, 10, -1) make the output unparseable (score None): never clamped.
 # - reason: the text after a "Reasoning:" / "Reason:" / "Explanation:" / "Justification:" /
 #   "Rationale:" label (the next line when the label ends its line); without such a label, the text
-#   left after removing the score. Markdown removed, whitespace collapsed, first sentence only,
+#   left after removing the score (a score read from prose stays in its sentence). Markdown removed, whitespace collapsed, first sentence only,
 #   at most MAX_REASON_CHARS characters.
 # - Never raises: any input (even a non-string) gives a FrameScore; raw is the input text.
 
@@ -80,7 +84,8 @@ MAX_REASON_CHARS = 300
 
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
-_LABEL = r"\b(?:(?:relevance|relevancy|frame|final|overall)\s+)?(?:scores?|rating)\b"
+# "score" only in the singular: "the team scores 2 goals" is not a rating.
+_LABEL = r"\b(?:(?:relevance|relevancy|frame|final|overall)\s+)?(?:score|rating)\b"
 _PAREN = r"(?:\s*\([^()\n]{0,30}\))?"
 # The value may sit on the line after its label; a range or a denominator must be on the same line.
 _VALUE = (

@@ -400,3 +400,21 @@ def test_video_metadata_round_trips_timestamps_and_rate():
     metadata = VideoMetadata(**qvu.video_metadata(padded, fps=0.75))
     assert metadata.timestamps == pytest.approx(padded)
     assert metadata.sampled_fps == pytest.approx(0.75)
+
+
+# ------------------------------------------------------------------------------------------- benchmark
+def test_analysis_benchmark_reports_its_figures():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks" / "analysis_figures.py"
+    spec = importlib.util.spec_from_file_location("analysis_figures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.analysis_figures(n_frames=3, repeats=1, max_new_tokens=2, frame_size=(64, 48))
+    assert result["batched_vs_sequential"] == pytest.approx(result["batched_s"] / result["sequential_s"])
+    assert result["logits_vs_generate"] == pytest.approx(result["logits_s"] / result["batched_s"])
+    assert 0.0 <= result["generate_parse_rate"] <= 1.0
+    assert result["logits_generate_agreement"] is None or 0.0 <= result["logits_generate_agreement"] <= 1.0
+    assert all(len(runs) == 1 for runs in result["runs_s"].values())
+    assert "batched_vs_sequential" in module._table(result)

@@ -166,8 +166,8 @@ class FeatureCache:
         except OSError as exc:
             if not self._write_warned:
                 self._write_warned = True
-                logger.warning("CLIP feature cache disabled for writing at %s (%s: %s); continuing without caching.",
-                               self.root, type(exc).__name__, exc)
+                logger.warning("Cannot write the CLIP feature cache at %s (%s: %s); continuing without caching "
+                               "(further write failures are logged at debug level).", self.root, type(exc).__name__, exc)
             else:
                 logger.debug("CLIP feature cache write failed again at %s: %s", path, exc)
             return False

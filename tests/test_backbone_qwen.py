@@ -21,12 +21,18 @@ from air.base_models.Qwen2_VL import Qwen2VL
 from air.base_models.Qwen3_VL import Qwen3VL
 from air.base_models.utils import qwen_vl_utils as qvu
 from air.Process_Utils.process_messages import FrameScore, parse_analysis_output
-from air.testing.tiny_qwen import build_tiny_qwen2_5_vl, build_tiny_qwen2_vl, build_tiny_qwen3_vl
+from air.testing.tiny_qwen import (
+    build_tiny_qwen2_5_vl,
+    build_tiny_qwen2_vl,
+    build_tiny_qwen3_vl,
+    build_tiny_qwen3_vl_moe,
+)
 
 FAMILIES = {
     "qwen2_5_vl": (Qwen2_5VL, build_tiny_qwen2_5_vl),
     "qwen2_vl": (Qwen2VL, build_tiny_qwen2_vl),
     "qwen3_vl": (Qwen3VL, build_tiny_qwen3_vl),
+    "qwen3_vl_moe": (Qwen3VL, build_tiny_qwen3_vl_moe),  # the Qwen3-VL-30B-A3B architecture
 }
 QUERY = "What does the man hold?\nOptions:\nA. a cup\nB. a phone"
 
@@ -100,7 +106,7 @@ def test_from_pretrained_loads_native_class_fp32_on_cpu(loaded, family):
     backbone = loaded[family]
     cls, _ = FAMILIES[family]
     assert isinstance(backbone, cls)
-    assert type(backbone.model).__name__ == cls.model_class_name
+    assert type(backbone.model).__name__ == cls.model_classes[family]
     assert backbone.model.dtype == torch.float32
     assert backbone.model.device.type == "cpu"
     assert not backbone.model.training

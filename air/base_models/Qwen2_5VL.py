@@ -13,5 +13,4 @@ class Qwen2_5VL(QwenVLBackbone):
     """Qwen/Qwen2.5-VL-*-Instruct checkpoints."""
 
     name = "Qwen2.5-VL"
-    model_class_name = "Qwen2_5_VLForConditionalGeneration"
-    model_types = ("qwen2_5_vl",)
+    model_classes = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}

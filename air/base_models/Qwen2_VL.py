@@ -13,5 +13,4 @@ class Qwen2VL(QwenVLBackbone):
     """Qwen/Qwen2-VL-*-Instruct checkpoints."""
 
     name = "Qwen2-VL"
-    model_class_name = "Qwen2VLForConditionalGeneration"
-    model_types = ("qwen2_vl",)
+    model_classes = {"qwen2_vl": "Qwen2VLForConditionalGeneration"}

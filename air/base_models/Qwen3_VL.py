@@ -1,4 +1,4 @@
-"""Qwen3-VL backbone (transformers' native Qwen3VLForConditionalGeneration), beyond the paper.
+"""Qwen3-VL backbone (transformers' native Qwen3VL / Qwen3VLMoe ForConditionalGeneration), beyond the paper.
 
 Answering passes the frames as one video; the processor writes each temporal patch's real timestamp
 ("<12.5 seconds>") into the prompt. Qwen3-VL's video pixel budget covers all frames together.
@@ -10,9 +10,11 @@ from air.base_models.utils.qwen_common import QwenVLBackbone
 
 
 class Qwen3VL(QwenVLBackbone):
-    """Qwen/Qwen3-VL-*-Instruct checkpoints (dense models)."""
+    """Qwen/Qwen3-VL-*-Instruct checkpoints, dense and mixture-of-experts."""
 
     name = "Qwen3-VL"
-    model_class_name = "Qwen3VLForConditionalGeneration"
-    model_types = ("qwen3_vl",)
+    model_classes = {
+        "qwen3_vl": "Qwen3VLForConditionalGeneration",
+        "qwen3_vl_moe": "Qwen3VLMoeForConditionalGeneration",  # Qwen3-VL-30B-A3B, -235B-A22B
+    }
     video_budget_is_total = True

@@ -211,20 +211,21 @@ def build_tiny_qwen2_5_vl(out_dir: str | Path) -> Path:
     return _save(out_dir, config, Qwen2_5_VLForConditionalGeneration, tokenizer, processor)
 
 
-def build_tiny_qwen3_vl(out_dir: str | Path) -> Path:
-    """Write a tiny Qwen3-VL checkpoint (hidden 64, 2 layers, 4 heads, vision depth 2) to out_dir."""
-    from transformers import (
-        Qwen2VLImageProcessor, Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
+def _build_qwen3(out_dir: str | Path, moe: bool) -> Path:
+    """Tiny Qwen3-VL, dense or mixture-of-experts (4 experts, 2 per token), written to out_dir."""
+    import transformers
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
+    prefix = "Qwen3VLMoe" if moe else "Qwen3VL"
     tokenizer = _build_tokenizer(QWEN2_SPECIAL_TOKENS + QWEN3_EXTRA_TOKENS, _chat_template(""))
     ids = _token_ids(tokenizer)
-    config = Qwen3VLConfig(
+    experts = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": HIDDEN} if moe else {}
+    config = getattr(transformers, f"{prefix}Config")(
         text_config=_text_config(
             tokenizer, ids, head_dim=HEAD_DIM,
             rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
                              "mrope_section": MROPE_SECTION, "mrope_interleaved": True},
+            **experts,
         ),
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
                            initializer_range=INIT_STD,
@@ -244,4 +245,15 @@ def build_tiny_qwen3_vl(out_dir: str | Path) -> Path:
         ),
         tokenizer=tokenizer, chat_template=tokenizer.chat_template,
     )
-    return _save(out_dir, config, Qwen3VLForConditionalGeneration, tokenizer, processor)
+    model_cls = getattr(transformers, f"{prefix}ForConditionalGeneration")
+    return _save(out_dir, config, model_cls, tokenizer, processor)
+
+
+def build_tiny_qwen3_vl(out_dir: str | Path) -> Path:
+    """Write a tiny Qwen3-VL checkpoint (hidden 64, 2 layers, 4 heads, vision depth 2) to out_dir."""
+    return _build_qwen3(out_dir, moe=False)
+
+
+def build_tiny_qwen3_vl_moe(out_dir: str | Path) -> Path:
+    """Write a tiny Qwen3-VL mixture-of-experts checkpoint (as Qwen3-VL-30B-A3B, 4 experts) to out_dir."""
+    return _build_qwen3(out_dir, moe=True)

@@ -50,10 +50,8 @@ def check_frames(
 class QwenVLBackbone(Backbone):
     """A Qwen-VL checkpoint behind the Backbone interface; subclasses name the family and its class."""
 
-    #: transformers class name, e.g. "Qwen2_5_VLForConditionalGeneration".
-    model_class_name: ClassVar[str] = ""
-    #: config.model_type values this family accepts.
-    model_types: ClassVar[tuple[str, ...]] = ()
+    #: config.model_type -> transformers class name, e.g. {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}.
+    model_classes: ClassVar[dict[str, str]] = {}
     #: Qwen3-VL's video processor budgets the pixels of all frames together, the others per frame.
     video_budget_is_total: ClassVar[bool] = False
 
@@ -83,10 +81,10 @@ class QwenVLBackbone(Backbone):
         options = options or LoadOptions()
         trust = bool(options.trust_remote_code)
         config = AutoConfig.from_pretrained(pretrained, trust_remote_code=trust)
-        if config.model_type not in cls.model_types:
+        if config.model_type not in cls.model_classes:
             raise ValueError(
                 f"{cls.name}: checkpoint {pretrained!r} has model_type {config.model_type!r}. "
-                f"Expected one of {cls.model_types}; choose the adapter of that family."
+                f"Expected one of {tuple(cls.model_classes)}; choose the adapter of that family."
             )
         device = default_device(options.device)
         kwargs: dict[str, Any] = {
@@ -97,7 +95,8 @@ class QwenVLBackbone(Backbone):
         }
         if options.device_map:
             kwargs["device_map"] = options.device_map
-        model = getattr(transformers, cls.model_class_name).from_pretrained(pretrained, **kwargs)
+        model_class = getattr(transformers, cls.model_classes[config.model_type])
+        model = model_class.from_pretrained(pretrained, **kwargs)
         if not options.device_map:
             model = model.to(device)
         model.eval()

@@ -14,6 +14,7 @@ The encoder wrapper used for Long-CLIP (TorchClipEncoder) is the one the OpenAI 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,7 +265,7 @@ def test_open_clip_local_dir_layout(tmp_path, tiny_names, encoders):
     import shutil
 
     weights = tiny_names["open_clip"].split("/", 1)[1]
-    config = json.loads(open(weights.replace(".safetensors", ".json")).read())
+    config = json.loads(Path(weights).with_suffix(".json").read_text())
     (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {}}))
     shutil.copy(weights, tmp_path / "open_clip_model.safetensors")
     enc = cm.load_clip(f"open_clip:local-dir:{tmp_path}")

@@ -26,9 +26,10 @@ import sys
 import types
 import warnings
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -390,10 +391,12 @@ def inspect_longclip_checkpoint(path: str | Path) -> LongClipCheckpoint:
             if "mmap" not in str(exc):
                 raise
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one message
+    except Exception as exc:
         raise ValueError(f"Cannot read Long-CLIP checkpoint {path}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(state, dict):
-        raise ValueError(f"Invalid Long-CLIP checkpoint {path}: expected a state dict, got {type(state).__name__}.")
+    if not isinstance(state, dict):  # a bad file, not a bad argument: same error type as the checks below
+        raise ValueError(  # noqa: TRY004
+            f"Invalid Long-CLIP checkpoint {path}: expected a state dict, got {type(state).__name__}."
+        )
     missing = [k for k in ("positional_embedding", "token_embedding.weight", "text_projection", "ln_final.weight")
                if k not in state]
     if missing:

@@ -199,7 +199,12 @@ def build_tiny_hf_siglip(out_dir: str | Path) -> str:
     """
     import tempfile
 
-    from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipTokenizer
+    from transformers import (
+        SiglipConfig,
+        SiglipImageProcessor,
+        SiglipModel,
+        SiglipTokenizer,
+    )
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

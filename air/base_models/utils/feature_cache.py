@@ -25,9 +25,9 @@ import re
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -213,9 +213,8 @@ class FeatureCache:
         stats = [p.stat() for p in files]
         frames = 0
         for p in files:
-            with contextlib.suppress(Exception):
-                with np.load(p, allow_pickle=False) as data:
-                    frames += int(data["indices"].shape[0])
+            with contextlib.suppress(Exception), np.load(p, allow_pickle=False) as data:
+                frames += int(data["indices"].shape[0])
         return {
             "root": str(self.root), "entries": len(files), "bytes": int(sum(s.st_size for s in stats)),
             "frames": frames,

@@ -8,15 +8,11 @@ encode the query text. Frames are decoded in bounded chunks at the encoder's inp
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from air.base_models.clip_model import PROGRESS_MIN_FRAMES, progress_bar
+from air.base_models.clip_model import PROGRESS_MIN_FRAMES, ClipEncoder, progress_bar
 from air.base_models.utils.feature_cache import FeatureCache
-
-if TYPE_CHECKING:
-    from air.base_models.clip_model import ClipEncoder
 
 
 def preprocess_tag(image_size: int) -> str:
@@ -27,7 +23,7 @@ def preprocess_tag(image_size: int) -> str:
 class _FrameStore:
     """Features of the frames of one video for one encoder: memory dict + optional persistent cache."""
 
-    def __init__(self, reader, encoder: "ClipEncoder", cache: FeatureCache | None, chunk_size: int):
+    def __init__(self, reader, encoder: ClipEncoder, cache: FeatureCache | None, chunk_size: int):
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"Invalid chunk_size: {chunk_size!r}. Expected an int >= 1.")
         self.reader, self.encoder, self.cache, self.chunk_size = reader, encoder, cache, chunk_size
@@ -86,7 +82,7 @@ class VideoSimilarity:
     cache: a `FeatureCache`, or None for memory only. chunk_size: frames decoded and encoded at a time.
     """
 
-    def __init__(self, reader, encoder: "ClipEncoder", query: str, *, cache: FeatureCache | None = None,
+    def __init__(self, reader, encoder: ClipEncoder, query: str, *, cache: FeatureCache | None = None,
                  chunk_size: int = 64, _store: _FrameStore | None = None):
         if not isinstance(query, str):
             raise TypeError(f"Invalid query: {type(query).__name__}. Expected a str.")
@@ -96,7 +92,7 @@ class VideoSimilarity:
         self.text_encode_s = 0.0
 
     @property
-    def encoder(self) -> "ClipEncoder":
+    def encoder(self) -> ClipEncoder:
         return self._store.encoder
 
     @property
@@ -119,7 +115,7 @@ class VideoSimilarity:
         """Seconds spent per step: cache_read, decode, encode_frames, cache_write, encode_text."""
         return {**self._store.timings_s, "encode_text": self.text_encode_s}
 
-    def with_query(self, query: str) -> "VideoSimilarity":
+    def with_query(self, query: str) -> VideoSimilarity:
         """The same video and frame features with another query (costs one text encoding)."""
         return VideoSimilarity(None, self.encoder, query, _store=self._store)
 

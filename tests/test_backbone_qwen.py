@@ -143,7 +143,8 @@ def test_checkpoint_of_another_family_is_rejected(tiny_qwen_dirs):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [({"analysis_mode": "beam"}, "Invalid analysis_mode: 'beam'"),
-     ({"analysis_batch_size": 0}, "Invalid analysis_batch_size: 0")],
+     ({"analysis_batch_size": 0}, "Invalid analysis_batch_size: 0"),
+     ({"min_pixels": 5000, "max_pixels": 4000}, "Invalid pixel budget: min_pixels=5000, max_pixels=4000")],
 )
 def test_invalid_options_raise(loaded, changes, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -64,6 +64,12 @@ class QwenVLBackbone(Backbone):
             raise ValueError(
                 f"Invalid analysis_batch_size: {options.analysis_batch_size}. Expected an int >= 1."
             )
+        lo, hi = options.min_pixels, options.max_pixels
+        if (lo is not None and lo < 1) or (hi is not None and hi < 1) or (lo and hi and lo > hi):
+            raise ValueError(
+                f"Invalid pixel budget: min_pixels={lo}, max_pixels={hi}. "
+                "Expected positive ints with min_pixels <= max_pixels."
+            )
         self.model = model
         self.processor = processor
         self.options = options
@@ -109,7 +115,11 @@ class QwenVLBackbone(Backbone):
         return int(sub_processor.patch_size) * int(sub_processor.merge_size)
 
     def _budget(self, sub_processor, n_frames: int = 1) -> tuple[int, int]:
-        """(min_pixels, max_pixels) per frame: LoadOptions first, else the processor's own sizes."""
+        """(min_pixels, max_pixels) per frame: LoadOptions first, else the processor's own sizes.
+
+        The processor's defaults may conflict once divided among frames (Qwen3-VL video); min then
+        yields to max, and neither goes below one factor x factor patch group.
+        """
         factor = self._factor(sub_processor)
         size = sub_processor.size
         lo = _size_value(size, "shortest_edge") or 4 * factor * factor

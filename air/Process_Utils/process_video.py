@@ -235,7 +235,13 @@ def _decord_eof_retry() -> Iterator[None]:
 
 
 class DecordReader(VideoReader):
-    """decord backend: its own index of the file; resizing by a second reader opened at that size."""
+    """decord backend: its own index of the file; resizing by a second reader opened at that size.
+
+    decord 0.6 keeps decoding ahead in a background thread after a read, holding every frame it
+    decodes, so an idle reader in the middle of a long video grows without bound (hundreds of MB within
+    seconds). Every reader is therefore parked on the last frame after each read, where there is
+    nothing left to decode ahead; the next read seeks back to its key frame.
+    """
 
     backend = "decord"
 
@@ -252,6 +258,10 @@ class DecordReader(VideoReader):
         self.fps = float(reader.get_avg_fps())
         self._finish_open()
 
+    def _park(self, reader) -> None:
+        """Stop decord's unbounded read-ahead by moving the reader to the last frame."""
+        reader.seek(len(reader) - 1)
+
     def _reader(self, size: Size | None):
         """The decord reader producing frames at `size` (opened on first use, then cached).
 
@@ -265,6 +275,7 @@ class DecordReader(VideoReader):
                 )
                 try:
                     reader.get_batch([0]).asnumpy()
+                    self._park(reader)
                 except self._decord.DECORDError as exc:
                     if "size must exactly match" not in str(exc):
                         raise
@@ -278,8 +289,11 @@ class DecordReader(VideoReader):
         wanted = indices.tolist()
         with _decord_eof_retry():
             source = reader if reader is not None else self._readers[None]
-            frames = source.get_batch(wanted).asnumpy()
-            times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
+            try:
+                frames = source.get_batch(wanted).asnumpy()
+                times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
+            finally:
+                self._park(source)
         if reader is None and size is not None:
             frames = _resize_rgb(frames, size)
         return np.ascontiguousarray(frames, dtype=np.uint8), times

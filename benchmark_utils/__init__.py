@@ -8,22 +8,22 @@ library only; nothing is read from the environment at import time.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Mapping
 
 from benchmark_utils.common import MissingVideoError
 
 __all__ = [
+    "HVP_SUFFIX",
     "MissingVideoError",
     "TaskSpec",
-    "HVP_SUFFIX",
     "base_task",
-    "known_tasks",
-    "task_spec",
-    "for_task",
     "doc_query",
     "doc_video",
+    "for_task",
+    "known_tasks",
+    "task_spec",
     "uses_subtitles",
 ]
 

@@ -8,9 +8,15 @@ Videos: <HF_HOME>/egoschema/videos/<video_idx>.mp4 (lmms-eval also accepts .MP4)
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
-from benchmark_utils.common import dataset_dir, first_existing, require_field, strip_option_letters, with_suffixes
+from benchmark_utils.common import (
+    dataset_dir,
+    first_existing,
+    require_field,
+    strip_option_letters,
+    with_suffixes,
+)
 
 BENCHMARK = "EgoSchema"
 CACHE_DIR = "egoschema"

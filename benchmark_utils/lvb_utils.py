@@ -9,7 +9,7 @@ Videos: <HF_HOME>/datasets/longvideobench/videos/<video_path>.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from benchmark_utils.common import dataset_dir, first_existing, require_field
 

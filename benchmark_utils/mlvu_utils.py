@@ -9,7 +9,7 @@ Videos: <HF_HOME>/mlvu/<video_name> for dev, <HF_HOME>/mlvu_test/<video_name> fo
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from benchmark_utils.common import (
     dataset_dir,

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
-from benchmark_utils.common import dataset_dir, first_existing, require_field, strip_option_letters, with_suffixes
+from benchmark_utils.common import (
+    dataset_dir,
+    first_existing,
+    require_field,
+    strip_option_letters,
+    with_suffixes,
+)
 
 BENCHMARK = "Video-MME"
 CACHE_DIR = "videomme"
@@ -133,7 +140,7 @@ def cues_at(cues: Sequence[Cue], timestamps_s: Sequence[float], fps: float | Non
     if fps is not None:
         if not fps > 0:
             raise ValueError(f"Invalid fps: {fps!r}. Expected a number > 0.")
-        frames = [int(round(t * fps)) for t in times]
+        frames = [round(t * fps) for t in times]
         return [c for c in cues if any(int(c.start_s * fps) <= i < int(c.end_s * fps) for i in frames)]
     return [c for c in cues if any(c.start_s <= t < c.end_s for t in times)]
 

@@ -9,9 +9,15 @@ Videos: <HF_HOME>/nextqa/NExTVideo/<video>.mp4 (lmms-eval also accepts .MP4).
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
-from benchmark_utils.common import dataset_dir, first_existing, require_field, strip_option_letter, option_letter
+from benchmark_utils.common import (
+    dataset_dir,
+    first_existing,
+    option_letter,
+    require_field,
+    strip_option_letter,
+)
 
 BENCHMARK = "NExT-QA"
 CACHE_DIR = "nextqa"

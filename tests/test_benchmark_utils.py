@@ -9,8 +9,19 @@ from pathlib import Path
 import pytest
 
 import benchmark_utils
-from benchmark_utils import MissingVideoError, egoschema_utils, lvb_utils, mlvu_utils, mme_utils, nextqa_utils
-from benchmark_utils.common import split_inline_options, strip_option_letter, strip_option_letters
+from benchmark_utils import (
+    MissingVideoError,
+    egoschema_utils,
+    lvb_utils,
+    mlvu_utils,
+    mme_utils,
+    nextqa_utils,
+)
+from benchmark_utils.common import (
+    split_inline_options,
+    strip_option_letter,
+    strip_option_letters,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmark_docs"
 

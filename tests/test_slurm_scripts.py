@@ -59,7 +59,7 @@ def test_scripts_exist():
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
 def test_bash_syntax(script):
-    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -68,7 +68,7 @@ def test_shellcheck_clean(script):
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.skip("shellcheck binary not found on PATH (install it with apt-get install shellcheck)")
-    result = subprocess.run([shellcheck, "--shell=bash", str(script)], capture_output=True, text=True)
+    result = subprocess.run([shellcheck, "--shell=bash", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -120,7 +120,7 @@ def run(script: str, env: dict, **extra) -> subprocess.CompletedProcess:
     merged = {**env, **{k: v for k, v in extra.items() if v is not None}}
     for key in [k for k, v in extra.items() if v is None]:
         merged.pop(key, None)
-    return subprocess.run(["bash", str(SLURM / script)], env=merged, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", str(SLURM / script)], env=merged, capture_output=True, text=True, timeout=60, check=False)
 
 
 def recorded_args(tmp_path: Path) -> list[str]:
@@ -194,7 +194,7 @@ def test_missing_required_variable_is_named(env_setup, variable):
 
 
 def test_missing_environment_is_explained(env_setup):
-    env, tmp_path = env_setup
+    env, _ = env_setup
     result = run("air.sbatch", env, AIR_VENV=None)
     assert result.returncode != 0
     assert "AIR_VENV" in result.stderr and "AIR_CONDA_ENV" in result.stderr

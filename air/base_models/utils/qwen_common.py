@@ -204,8 +204,7 @@ class QwenVLBackbone(Backbone):
         import torch
 
         inputs = self._image_inputs(images, self._chat("image", prompt))
-        gen = generation_kwargs({"max_new_tokens": self.options.analysis_max_new_tokens},
-                                self.options.analysis_max_new_tokens)
+        gen = generation_kwargs(None, default_max_new_tokens=self.options.analysis_max_new_tokens)  # greedy
         with torch.inference_mode():
             out = self.model.generate(**inputs, **gen)
         texts = self.processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)

@@ -38,8 +38,9 @@ MODEL_OPTIONS: dict[str, str] = {
     "batch_size": "int",
     "max_new_tokens": "int | None",
 }
-_LOAD_TYPES = {f.name: str(f.type) for f in dc_fields(LoadOptions)}
 _AIR_FIELDS = set(AIRConfig.field_names()) | {"preset"}
+# analysis_batch_size is an AIRConfig field that also sizes the backbone's batches: it travels as AIRConfig.
+_LOAD_TYPES = {f.name: str(f.type) for f in dc_fields(LoadOptions) if f.name not in _AIR_FIELDS}
 
 
 def valid_model_args() -> list[str]:

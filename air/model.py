@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 #: Longest side, in pixels, of frames handed to the VLM (its own processor resizes further).
 DEFAULT_FRAME_MAX_SIDE = 1024
 
-_LOAD_FIELDS = {f for f in LoadOptions.__dataclass_fields__}
+# analysis_batch_size belongs to AIRConfig; LoadOptions gets the config's value.
+_LOAD_FIELDS = {f for f in LoadOptions.__dataclass_fields__} - set(AIRConfig.field_names())
 
 
 def vlm_frame_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
@@ -102,7 +103,7 @@ class H_VPModel:
             air_args["max_frames"] = adapter.default_max_frames
             air_args["min_frames"] = air_args.get("min_frames", adapter.default_min_frames or adapter.default_max_frames)
         config = AIRConfig.from_model_args(air_args)
-        load_args.setdefault("analysis_batch_size", config.analysis_batch_size)
+        load_args["analysis_batch_size"] = config.analysis_batch_size
         options = LoadOptions(**load_args)
         model = adapter.from_pretrained(pretrained, options)
         analysis_model = None

@@ -63,6 +63,16 @@ class TraceWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / f"traces_rank{rank}.jsonl"
         self._written: set[str] = set()
+        self._terminate_torn_line()
+
+    def _terminate_torn_line(self) -> None:
+        """A run killed mid-write leaves a partial last line: end it so new records start clean."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as handle:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
 
     def write(self, record: dict) -> bool:
         """Append `record` unless its (task, doc_id) was already written by this writer."""

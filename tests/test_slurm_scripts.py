@@ -7,10 +7,12 @@ line, result check) is tested without GPUs; the real lmms-eval launch is tested 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -268,3 +270,68 @@ def test_dry_run_prints_the_command_without_launching(env_setup):
     assert result.returncode == 0, result.stderr
     assert "accelerate launch" in result.stdout and "--model hvp" in result.stdout
     assert not (tmp_path / "args.txt").exists()
+
+
+@pytest.mark.slow
+def test_real_launch_of_hvp_on_the_sample_task_then_collect(tmp_path):
+    """run_benchmark.sh for real: venv activation, `accelerate launch -m lmms_eval --model hvp` on the
+    offline sample task with tiny random-weight models, the results-file check, then collect_results."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "activate").is_file() or shutil.which("accelerate", path=str(venv / "bin")) is None:
+        pytest.skip(f"the test interpreter is not in a venv with bin/activate and accelerate ({venv})")
+    from air.demo import build_tiny_models
+    from air.sample_task import task_dir
+
+    pretrained, clip = build_tiny_models(tmp_path / "tiny")
+    repo = tmp_path / "repo"
+    (repo / "configs").mkdir(parents=True)
+    (repo / "scripts").symlink_to(REPO / "scripts")
+    hf_home = tmp_path / "hf"
+    hf_home.mkdir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIR_REPO": str(repo),
+        "AIR_VENV": str(venv),
+        "HF_HOME": str(hf_home),
+        "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+        "AIR_SAMPLE_VIDEO_DIR": str(tmp_path / "videos"),
+        "PRETRAINED": pretrained,
+        "CLIP": clip,
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "TASKS": "air_sample",
+        "TASK_INDEX": "0",
+        "INCLUDE_PATH": str(task_dir()),
+        "LIMIT": "2",
+        "NUM_PROCESSES": "1",
+        "MODEL_ARGS_EXTRA": "max_rounds=2,candidates_per_round=4,analysis_batch_size=4,max_frames=8,min_frames=4",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_EVALUATE_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    result = subprocess.run(
+        ["bash", str(SLURM / "air.sbatch")], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    run_dir = tmp_path / "out" / "air_sample" / "hvp" / Path(pretrained).name
+    assert list(run_dir.glob("*/*_results.json")), list(run_dir.rglob("*"))
+    records = [json.loads(line) for line in (run_dir / "traces" / "traces_rank0.jsonl").read_text().splitlines()]
+    assert sorted(r["doc_id"] for r in records) == [0, 1]
+    assert all(not r.get("error") and r["frame_indices"] and r["n_analyzed"] <= 8 for r in records)
+
+    collect = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "collect_results.py"), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert collect.returncode == 0, collect.stderr
+    rows = [line for line in collect.stdout.splitlines() if line.startswith("| air_sample |")]
+    assert len(rows) == 1, collect.stdout
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert cells[1].startswith("A.I.R. (") and cells[2] == Path(pretrained).name
+    assert cells[4] == "2" and cells[7] == "2"  # samples, traced
+    mean_frames = sum(len(r["frame_indices"]) for r in records) / 2
+    mean_analysed = sum(r["n_analyzed"] for r in records) / 2
+    assert cells[5] == f"{mean_frames:.1f}" and cells[6] == f"{mean_analysed:.1f}"

@@ -20,7 +20,7 @@ from lmms_eval.api.model import lmms
 
 from air.base_models.base import LoadOptions
 from air.config import AIRConfig, convert_value
-from air.traces import TraceWriter, default_trace_dir, load_traces, trace_key
+from air.traces import TraceWriter, default_trace_dir, load_traces, remember_summary, trace_key
 
 logger = logging.getLogger("air.hvp")
 
@@ -186,6 +186,7 @@ class HVP(lmms):
     def _run_request(self, context, gen_kwargs, doc_to_visual, doc_id, task, split) -> str:
         record: dict[str, Any] = {"task": task, "doc_id": doc_id, "split": split, "method": self.method_name}
         t0 = time.perf_counter()
+        doc = None
         try:
             doc = self.task_dict[task][split][doc_id]
             video = _video_path(doc_to_visual(doc))
@@ -207,6 +208,8 @@ class HVP(lmms):
         record["seconds"] = round(time.perf_counter() - t0, 4)
         self.stats["samples"] += 1
         self.traces.write(record)
+        if doc is not None:
+            remember_summary(doc, record)
         return text
 
     def process(self, video: str, prompt, question: str, options: list[str], gen_kwargs: dict, *, task: str,

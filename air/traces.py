@@ -101,3 +101,40 @@ def _json_default(value: Any):
     if isinstance(value, (set, tuple)):
         return list(value)
     return str(value)
+
+
+# -- in-process hand-over of selection summaries to task `process_results` ------------------------
+# lmms-eval calls process_results(doc, results) in the process that generated the answer, after
+# generation; the model remembers each sample's selection summary under a fingerprint of the doc so
+# the *_hvp task variants can add it to the samples file.
+_SUMMARIES: dict[str, dict] = {}
+
+
+def doc_fingerprint(doc: Any) -> str:
+    """A stable hash of a dataset row (its JSON form, keys sorted)."""
+    import hashlib
+
+    try:
+        items = dict(doc)
+    except (TypeError, ValueError):
+        items = {"value": str(doc)}
+    text = json.dumps(items, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def selection_summary(record: dict) -> dict:
+    """The compact per-sample summary written into the samples file."""
+    keys = ("method", "frame_indices", "timestamps_s", "budget", "n_analyzed", "stop_reason", "error")
+    out = {k: record[k] for k in keys if k in record}
+    if "fallbacks" in record:
+        out["fallbacks"] = [f.get("reason", "") for f in record["fallbacks"]]
+    return out
+
+
+def remember_summary(doc: Any, record: dict) -> None:
+    _SUMMARIES[doc_fingerprint(doc)] = selection_summary(record)
+
+
+def recall_summary(doc: Any) -> dict | None:
+    """The summary remembered for `doc` in this process, or None."""
+    return _SUMMARIES.get(doc_fingerprint(doc))

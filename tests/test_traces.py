@@ -28,3 +28,17 @@ def test_default_trace_dir_follows_output_path():
     assert default_trace_dir(["lmms_eval", "--output_path", "/x/out"]) == Path("/x/out/traces")
     assert default_trace_dir(["lmms_eval", "--output_path=/y"]) == Path("/y/traces")
     assert default_trace_dir(["lmms_eval"]) == Path("logs_air/traces")
+
+
+def test_summary_hand_over_by_doc_fingerprint():
+    from air.traces import doc_fingerprint, recall_summary, remember_summary
+
+    doc = {"videoID": "abc", "question": "q?", "options": ["A. x", "B. y"]}
+    record = {"method": "air", "frame_indices": [1, 5], "timestamps_s": [0.1, 0.5], "budget": 8, "n_analyzed": 12,
+              "stop_reason": "max_rounds", "fallbacks": [{"reason": "no_events", "detail": "..."}], "rounds": [1]}
+    remember_summary(doc, record)
+    assert recall_summary(dict(reversed(list(doc.items())))) == {
+        "method": "air", "frame_indices": [1, 5], "timestamps_s": [0.1, 0.5], "budget": 8, "n_analyzed": 12,
+        "stop_reason": "max_rounds", "fallbacks": ["no_events"]}
+    assert recall_summary({"videoID": "other"}) is None
+    assert doc_fingerprint(doc) != doc_fingerprint({**doc, "question": "q"})

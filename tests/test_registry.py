@@ -142,6 +142,8 @@ def _checkpoint(root: Path, name: str, config) -> Path:
         ({"model_type": "qwen2_5_vl", "architectures": ["Qwen2_5_VLForConditionalGeneration"]}, "qwen2_5_vl"),
         ({"model_type": "qwen2_vl"}, "qwen2_vl"),
         ({"model_type": "qwen3_vl"}, "qwen3_vl"),
+        ({"model_type": "qwen3_vl_moe"}, "qwen3_vl"),
+        ({"architectures": ["Qwen3VLMoeForConditionalGeneration"]}, "qwen3_vl"),
         ({"model_type": "internvl", "architectures": ["InternVLForConditionalGeneration"]}, "internvl3"),
         ({"model_type": "internvl_chat", "architectures": ["InternVLChatModel"]}, "internvl3"),
         ({"model_type": "llava_onevision"}, "llava_onevision"),

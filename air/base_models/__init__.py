@@ -75,6 +75,7 @@ MODEL_TYPES: dict[str, str] = {
     "qwen2_5_vl": "qwen2_5_vl",
     "qwen2_vl": "qwen2_vl",
     "qwen3_vl": "qwen3_vl",
+    "qwen3_vl_moe": "qwen3_vl",  # Qwen3-VL-30B-A3B and other mixture-of-experts checkpoints
     "internvl": "internvl3",  # transformers-native InternVL (the -hf checkpoints)
     "internvl_chat": "internvl3",  # the original remote-code checkpoints
     "llava_onevision": "llava_onevision",
@@ -86,6 +87,7 @@ ARCHITECTURES: dict[str, str] = {
     "Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl",
     "Qwen2VLForConditionalGeneration": "qwen2_vl",
     "Qwen3VLForConditionalGeneration": "qwen3_vl",
+    "Qwen3VLMoeForConditionalGeneration": "qwen3_vl",
     "InternVLForConditionalGeneration": "internvl3",
     "InternVLChatModel": "internvl3",
     "LlavaOnevisionForConditionalGeneration": "llava_onevision",

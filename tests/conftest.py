@@ -11,6 +11,10 @@ _OFFLINE = {
     "WANDB_MODE": "disabled",
     "TOKENIZERS_PARALLELISM": "false",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # Tiny models on 2 cores: one thread per process is several times faster than two that thrash,
+    # and subprocesses (lmms-eval runs) inherit it.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }
 for _key, _value in _OFFLINE.items():
     os.environ.setdefault(_key, _value)

@@ -1,0 +1,102 @@
+"""QUALITY.md's bad-video list through H_VPModel.select: a valid Selection or one clear error naming the file.
+
+The CLIP encoder is a real tiny open_clip; the backbone is a scripted stand-in (this file is about the
+decoders, the similarity stage and the loop on hostile input, not about the VLM, whose real paths
+are tested in the backbone and lmms-eval tests).
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from air.base_models.base import Backbone
+from air.base_models.clip_model import load_clip
+from air.model import AIRConfig, FrameScore, H_VPModel, Selection
+from air.Process_Utils.process_video import VideoDecodeError
+from air.testing import videos as gen
+from air.testing.tiny_clip import build_tiny_open_clip
+
+
+class ScriptedBackbone(Backbone):
+    """Rates frames by their mean brightness; records what it was given."""
+
+    name = "scripted"
+
+    def __init__(self):
+        self.shapes = []
+
+    @classmethod
+    def from_pretrained(cls, pretrained, options=None):
+        return cls()
+
+    def analyze(self, frames, timestamps_s, query):
+        self.shapes.append(frames.shape)
+        assert frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[-1] == 3
+        assert len(timestamps_s) == len(frames)
+        return [FrameScore(int(1 + f.mean() // 52), "brightness") for f in frames]
+
+    def answer(self, frames, timestamps_s, prompt, gen_kwargs=None):
+        return f"{len(frames)} frames"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    clip = load_clip(build_tiny_open_clip(tmp_path_factory.mktemp("clip")))
+    config = AIRConfig(max_rounds=2, candidates_per_round=4, decoder="decord,pyav")
+    return H_VPModel(ScriptedBackbone(), clip, config, cache=None)
+
+
+GOOD_CASES = {
+    "vfr": lambda p: gen.write_vfr_video(p / "vfr.mp4"),
+    "rotated": lambda p: gen.write_rotated_video(p / "rot.mp4", duration_s=3, fps=10),
+    "one_frame": lambda p: gen.write_single_frame_video(p / "one.mp4"),
+    "4k_frame": lambda p: gen.write_single_frame_video(p / "4k.mp4", size=(3840, 2160)),
+    "odd_size": lambda p: gen.write_odd_size_video(p / "odd.mp4", duration_s=3, fps=10),
+    "webm_vp9": lambda p: gen.write_video(p / "v.webm", duration_s=3, fps=10, codec="vp9"),
+    "mkv_hevc": lambda p: gen.write_video(p / "v.mkv", duration_s=3, fps=10, codec="hevc"),
+    "zero_duration": lambda p: gen.write_zero_duration_video(p / "zero.mp4"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOOD_CASES))
+def test_decodable_oddities_give_a_valid_selection(case, model, tmp_path):
+    made = GOOD_CASES[case](tmp_path)
+    path = str(getattr(made, "path", made))
+    try:
+        sel = model.select(path, "what is shown?", ["a", "b"])
+    except VideoDecodeError as exc:  # acceptable only as the one clear error type naming the file
+        assert os.path.basename(path) in str(exc)
+        pytest.skip(f"{case}: every configured decoder refused the file: {exc}")
+    assert isinstance(sel, Selection)
+    frames = list(sel.frame_indices)
+    assert frames == sorted(set(frames)) and all(0 <= f < sel.n_frames for f in frames) and frames
+    assert sel.to_dict()["decoder"] in ("decord", "pyav")
+    # 4K frames reach the VLM bounded by frame_max_side
+    assert all(max(s[1], s[2]) <= 1024 for s in model.backbone.shapes)
+
+
+BAD_CASES = {
+    "missing": lambda p: p / "missing.mp4",
+    "empty": lambda p: (p / "empty.mp4").write_bytes(b"") or p / "empty.mp4",
+    "random_bytes": lambda p: (p / "noise.mp4").write_bytes(np.random.default_rng(0).bytes(50_000)) or p / "noise.mp4",
+    "truncated": lambda p: gen.write_truncated_mp4(p / "cut.mp4", duration_s=4, fps=10, keep_fraction=0.3),
+    "audio_only": lambda p: gen.write_audio_only(p / "tone.m4a"),
+    # the index survives, the later frames do not: the file opens, then reading runs out of data
+    "truncated_faststart": lambda p: gen.write_truncated_mp4(p / "cutfs.mp4", duration_s=6, fps=10,
+                                                             keep_fraction=0.5, faststart=True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_undecodable_files_raise_one_error_naming_the_file(case, model, tmp_path):
+    path = BAD_CASES[case](tmp_path)
+    path = str(getattr(path, "path", path))
+    try:
+        sel = model.select(path, "what is shown?")
+    except VideoDecodeError as exc:
+        assert os.path.basename(path) in str(exc)
+        return
+    # a truncated file may still hold decodable frames: then the selection must be valid
+    assert case.startswith("truncated"), f"{case} decoded without error"
+    assert sel.frame_indices and all(0 <= f < sel.n_frames for f in sel.frame_indices)

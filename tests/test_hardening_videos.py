@@ -100,3 +100,27 @@ def test_undecodable_files_raise_one_error_naming_the_file(case, model, tmp_path
     # a truncated file may still hold decodable frames: then the selection must be valid
     assert case.startswith("truncated"), f"{case} decoded without error"
     assert sel.frame_indices and all(0 <= f < sel.n_frames for f in sel.frame_indices)
+
+
+class FlakyBackbone(ScriptedBackbone):
+    """Raises on its first analysis batch (e.g. a CUDA OOM), then works."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def analyze(self, frames, timestamps_s, query):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().analyze(frames, timestamps_s, query)
+
+
+def test_backbone_raising_on_one_batch_is_recorded_and_the_loop_goes_on(model, tmp_path):
+    made = gen.write_video(tmp_path / "v.mp4", duration_s=20, fps=5, segments=[(0, 10, "red"), (10, 20, "blue")])
+    flaky = H_VPModel(FlakyBackbone(), model.clip, model.config.replace(analysis_batch_size=2), cache=None)
+    sel = flaky.select(str(made.path), "which colour?")
+    assert "analysis_error" in sel.fallback_reasons
+    first = sel.rounds[0]
+    assert first.scores[:2] == (None, None) and "CUDA out of memory" in first.errors[0]
+    assert all(s is not None for s in first.scores[2:]) and len(sel.rounds) == 2

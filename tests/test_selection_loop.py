@@ -237,3 +237,15 @@ def test_spread_candidates_keeps_candidates_apart():
         c = sorted(r.candidates)
         close = sum(1 for a, b in zip(c, c[1:]) if b - a < 30)
         assert close == 0 or len(c) == 12
+
+
+def test_three_hour_video_stays_bounded():
+    fps, n = 30.0, 30 * 3 * 3600
+    track = track_with_event(n, fps, 5000, 5030, noise=0.02)
+    analyze = Scripted(lambda f: 5 if 5000 * 30 <= f < 5030 * 30 else 2)
+    sel = select_frames(n, fps, similarity_from(track), analyze, AIRConfig())
+    assert sel.budget == 32 and len(sel.initial_pool) == 64
+    assert sel.n_analyzed <= 72
+    lds = sum(len(r.lds_added) for r in sel.rounds)
+    assert len(sel.scored) == 10800 + lds, "only the 1-FPS samples and the LDS frames are ever scored"
+    assert any(5000 * 30 <= f < 5030 * 30 for f in sel.frame_indices)

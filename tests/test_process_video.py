@@ -6,7 +6,7 @@ index i is frame i" is checked on the pixels, not trusted from the decoder.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import os
 import pickle
@@ -18,15 +18,36 @@ from air.Process_Utils import process_video as pv
 from air.Process_Utils.process_video import VideoDecodeError, open_video, sample_indices
 from air.testing import videos as gv
 
-_MODULES = {"decord": "decord", "pyav": "av", "torchcodec": "torchcodec"}
-BACKENDS = [
-    pytest.param(
-        name,
-        marks=pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed"),
-    )
-    for name, module in _MODULES.items()
-]
-AVAILABLE = [name for name, module in _MODULES.items() if importlib.util.find_spec(module) is not None]
+_MODULES = {"decord": "decord", "pyav": "av", "torchcodec": "torchcodec.decoders"}
+
+
+def _usable(backend: str) -> str | None:
+    """None if the backend's library imports here, else the reason it does not."""
+    if backend not in _USABLE:
+        try:
+            importlib.import_module(_MODULES[backend])
+            _USABLE[backend] = None
+        except Exception as exc:  # ImportError, or a native library that fails to load
+            _USABLE[backend] = f"{backend} cannot be imported here: {type(exc).__name__}: {exc}"
+    return _USABLE[backend]
+
+
+_USABLE: dict[str, str | None] = {}
+BACKENDS = list(_MODULES)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each decoder backend; skipped with the import error when its library is missing."""
+    reason = _usable(request.param)
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
+def _available() -> list[str]:
+    return [name for name in BACKENDS if _usable(name) is None]
+
 
 # Mean absolute pixel difference allowed between two backends (0..255 scale): they all convert with
 # FFmpeg's swscale, so native frames agree almost exactly; resizing filters differ a little.
@@ -93,7 +114,6 @@ def _probe_indices(n_frames: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("case", GOOD_CASES)
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_metadata_frames_and_timestamps(media, backend, case, request):
     """Frame count, fps, upright size, frame identity by bar code, order, duplicates, timestamps."""
     if backend == "decord" and case == "hevc_open_gop_mkv":
@@ -126,7 +146,7 @@ def test_metadata_frames_and_timestamps(media, backend, case, request):
 @pytest.mark.parametrize("case", GOOD_CASES)
 def test_backends_agree_on_pixels(media, case):
     """All available backends return the same frames (native and resized) within a small tolerance."""
-    backends = [b for b in AVAILABLE if not (b == "decord" and case == "hevc_open_gop_mkv")]  # DECORD_OPEN_GOP
+    backends = [b for b in _available() if not (b == "decord" and case == "hevc_open_gop_mkv")]  # DECORD_OPEN_GOP
     if len(backends) < 2:
         pytest.skip(f"needs two decoder backends that can read {case}, found {backends}")
     video = media["good"][case]
@@ -142,7 +162,6 @@ def test_backends_agree_on_pixels(media, case):
         assert np.abs(resized[first] - resized[other]).mean() <= PIXEL_TOL_RESIZED, (first, other)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_resize_squashes_to_requested_size(media, backend):
     """size=(w, h) gives (N, h, w, 3) frames that still show the requested frames and segment colours."""
     video = media["good"]["h264_bframes"]
@@ -159,7 +178,6 @@ def test_resize_squashes_to_requested_size(media, backend):
     assert np.abs(native[1, -3, 2].astype(int) - red).max() <= 12
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_iter_chunks_equals_one_read(media, backend):
     """Chunked 1-FPS reading yields bounded chunks whose concatenation equals one big read."""
     video = media["good"]["h264_bframes"]
@@ -173,7 +191,6 @@ def test_iter_chunks_equals_one_read(media, backend):
     assert [gv.decode_frame_index(f, video.n_bits) for f in big_frames] == wanted.tolist()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_b_frames_sparse_and_backward_reads(media, backend):
     """Far jumps, backward jumps and neighbours across GOPs of a B-frame H.264 stream hit the right frames."""
     video = media["good"]["h264_bframes"]
@@ -202,7 +219,6 @@ class av_frame_types:
         return False
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_uhd_single_frame_and_audio_track(media, backend):
     """A 4K one-frame video and a video with an audio track read like any other."""
     uhd = media["extra"]["uhd"]
@@ -220,7 +236,6 @@ def test_uhd_single_frame_and_audio_track(media, backend):
 # --- argument checks -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_out_of_range_and_bad_arguments(media, backend):
     """Indices outside the video, bad sizes and bad chunk sizes raise ValueError saying what is valid."""
     video = media["good"]["vp9_webm"]
@@ -252,7 +267,6 @@ def test_unknown_decoder_name_is_rejected(media):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "random_bytes", "truncated_mp4", "audio_only"])
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_bad_inputs_raise_video_decode_error(media, backend, case):
     """Each hostile file raises VideoDecodeError whose message names the file and the backend's cause."""
     path = media["bad"][case]
@@ -264,7 +278,6 @@ def test_bad_inputs_raise_video_decode_error(media, backend, case):
     assert isinstance(info.value, RuntimeError)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_truncated_faststart_mp4_fails_clearly(media, backend):
     """The index survives but half the data is gone: opening or reading all frames raises VideoDecodeError."""
     path = media["extra"]["truncated_faststart"]
@@ -274,7 +287,6 @@ def test_truncated_faststart_mp4_fails_clearly(media, backend):
                 pass
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_zero_duration_stream(media, backend):
     """A one-frame stream with every duration field 0 and no frame rate in the container.
 
@@ -302,9 +314,10 @@ def test_error_message_and_pickling(tmp_path):
 # --- explicit fallback -----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not {"decord", "pyav"} <= set(AVAILABLE), reason="needs decord and PyAV")
 def test_fallback_records_backend_and_earlier_failure(media, caplog):
     """'decord,pyav' on a video decord cannot serve: PyAV serves it, decord's failure is kept and logged once."""
+    if not {"decord", "pyav"} <= set(_available()):
+        pytest.skip(f"needs decord and PyAV, found {_available()}")
     video = media["extra"]["zero_duration"]
     with caplog.at_level(logging.WARNING, logger=pv.__name__):
         with open_video(video.path, decoder="decord,pyav") as reader:
@@ -322,8 +335,9 @@ def test_fallback_records_backend_and_earlier_failure(media, caplog):
     assert not [r for r in caplog.records if r.name == pv.__name__]
 
 
-@pytest.mark.skipif(not {"decord", "pyav"} <= set(AVAILABLE), reason="needs decord and PyAV")
 def test_fallback_exhausted_names_every_backend(media):
+    if not {"decord", "pyav"} <= set(_available()):
+        pytest.skip(f"needs decord and PyAV, found {_available()}")
     path = media["bad"]["random_bytes"]
     with pytest.raises(VideoDecodeError, match=r"no backend could read it: decord: .*; pyav: ") as info:
         open_video(path, decoder="decord, pyav")
@@ -339,7 +353,7 @@ def test_missing_backend_counts_as_a_recorded_failure(media, monkeypatch):
     monkeypatch.setitem(pv._READERS, "decord", not_installed)
     with pytest.raises(VideoDecodeError, match=r"decord: backend not installed"):
         open_video(media["good"]["one_frame"].path, decoder="decord")
-    if "pyav" in AVAILABLE:
+    if "pyav" in _available():
         with open_video(media["good"]["one_frame"].path, decoder="decord,pyav") as reader:
             assert reader.backend == "pyav"
             assert reader.fallback_errors[0][0] == "decord" and "not installed" in reader.fallback_errors[0][1]
@@ -359,8 +373,9 @@ def test_decord_eof_retry_default_only_during_calls(monkeypatch):
     assert os.environ["DECORD_EOF_RETRY_MAX"] == "7"
 
 
-@pytest.mark.skipif("decord" not in AVAILABLE, reason="decord is not installed")
 def test_decord_reader_leaves_environment_unchanged(media, monkeypatch):
+    if _usable("decord"):
+        pytest.skip(_usable("decord"))
     monkeypatch.delenv("DECORD_EOF_RETRY_MAX", raising=False)
     with open_video(media["good"]["vp9_webm"].path, decoder="decord") as reader:
         reader.read([3, 1])

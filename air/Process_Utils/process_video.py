@@ -16,6 +16,7 @@ Conventions shared by all backends:
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import logging
@@ -251,16 +252,25 @@ class DecordReader(VideoReader):
 
         self._decord = decord
         self._readers: dict[Size | None, object] = {}
-        with _decord_eof_retry():
-            self._readers[None] = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
-        reader = self._readers[None]
-        self.n_frames = len(reader)
-        self.fps = float(reader.get_avg_fps())
+        native = self._open_reader(None)
+        self.n_frames = len(native)
+        self.fps = float(native.get_avg_fps())
         self._finish_open()
+        # Each decord reader holds its own per-frame index; a pass at CLIP size never needs the native
+        # one again, so it is reopened only if native-size frames are asked for.
+        self._readers.pop(None, None)
 
     def _park(self, reader) -> None:
         """Stop decord's unbounded read-ahead by moving the reader to the last frame."""
         reader.seek(len(reader) - 1)
+
+    def _open_reader(self, size: Size | None):
+        """Open and cache a decord reader that outputs frames at `size` (None: native size)."""
+        extra = {} if size is None else {"width": size[0], "height": size[1]}
+        with _decord_eof_retry():
+            reader = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=0, **extra)
+        self._readers[size] = reader
+        return reader
 
     def _reader(self, size: Size | None):
         """The decord reader producing frames at `size` (opened on first use, then cached).
@@ -268,27 +278,26 @@ class DecordReader(VideoReader):
         None means decord cannot produce that size: decord 0.6 fails on some small widths (8, 16, 24,
         48, 72 px: "The size must exactly match"); such sizes are resized from native frames instead.
         """
-        if size not in self._readers:
-            with _decord_eof_retry():
-                reader = self._decord.VideoReader(
-                    self.path, ctx=self._decord.cpu(0), width=size[0], height=size[1], num_threads=0
-                )
-                try:
+        if size in self._readers:
+            return self._readers[size]
+        reader = self._open_reader(size)
+        if size is not None:
+            try:
+                with _decord_eof_retry():
                     reader.get_batch([0]).asnumpy()
                     self._park(reader)
-                except self._decord.DECORDError as exc:
-                    if "size must exactly match" not in str(exc):
-                        raise
-                    logger.debug("decord cannot decode '%s' at %s; resizing native frames instead", self.path, size)
-                    reader = None
-            self._readers[size] = reader
-        return self._readers[size]
+            except self._decord.DECORDError as exc:
+                if "size must exactly match" not in str(exc):
+                    raise
+                logger.debug("decord cannot decode '%s' at %s; resizing native frames instead", self.path, size)
+                self._readers[size] = reader = None
+        return reader
 
     def _decode_sorted(self, indices, size):
         reader = self._reader(size)
         wanted = indices.tolist()
         with _decord_eof_retry():
-            source = reader if reader is not None else self._readers[None]
+            source = reader if reader is not None else self._reader(None)
             try:
                 frames = source.get_batch(wanted).asnumpy()
                 times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
@@ -346,24 +355,33 @@ class PyAVReader(VideoReader):
             raise
 
     def _index_packets(self) -> None:
-        """Demux the stream once: presentation times of all frames (sorted) and key-frame positions."""
-        pts_list, key_pts = [], []
+        """Demux the stream once: presentation times of all frames (sorted) and key-frame positions.
+
+        Kept as compact int64 arrays (16 bytes per frame), so a 3-hour video indexes in a few MB.
+        """
+        pts_all, key_pts = array.array("q"), array.array("q")
         for packet in self._container.demux(self._stream):
             if packet.size == 0:
                 continue
             pts = packet.pts if packet.pts is not None else packet.dts
             if pts is None:
                 continue
-            pts_list.append(pts)
+            pts_all.append(pts)
             if packet.is_keyframe:
                 key_pts.append(pts)
-        self._pts = np.array(sorted(pts_list), dtype=np.int64)
+        self._pts = np.sort(np.frombuffer(pts_all, dtype=np.int64))
         self.n_frames = len(self._pts)
-        self._pos_of_pts = {int(p): i for i, p in enumerate(self._pts)}
-        keys = np.searchsorted(self._pts, np.array(sorted(key_pts), dtype=np.int64))
-        self._key_idx = np.unique(np.concatenate([[0], keys])) if self.n_frames else np.zeros(0, np.int64)
+        keys = np.searchsorted(self._pts, np.sort(np.frombuffer(key_pts, dtype=np.int64)))
+        self._key_idx = np.unique(np.concatenate([[0], keys])).astype(np.int64) if self.n_frames else np.zeros(0, np.int64)
         self._time_base = float(self._stream.time_base) if self._stream.time_base else 0.0
         self._container.seek(0)
+
+    def _index_of_pts(self, pts: int | None) -> int | None:
+        """Frame index of a presentation time, or None if no frame has it."""
+        if pts is None:
+            return None
+        i = int(np.searchsorted(self._pts, pts))
+        return i if i < self.n_frames and self._pts[i] == pts else None
 
     def _average_rate(self) -> float:
         """The stream's average frame rate; else the guessed, base or codec rate; else from the pts span."""
@@ -405,12 +423,12 @@ class PyAVReader(VideoReader):
                 self._pending.extend(codec.decode(None))
                 self._packets = None
                 continue
-            index = self._pos_of_pts.get(packet.pts) if packet.pts is not None else None
+            index = self._index_of_pts(packet.pts)
             wanted = not self._skip_unwanted or index is None or index in self._targets
             codec.skip_frame = "DEFAULT" if wanted else "NONREF"
             self._pending.extend(codec.decode(packet))
         frame = self._pending.popleft()
-        index = self._pos_of_pts.get(frame.pts) if frame.pts is not None else None
+        index = self._index_of_pts(frame.pts)
         if index is None:
             index = self._next if self._next is not None else self._seek_key
         self._next = index + 1

@@ -18,6 +18,7 @@ Importable: bench_pipeline.py calls `decode_figures(...)` and the helpers below.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
+if importlib.util.find_spec("air") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
 from air.Process_Utils.process_video import BACKENDS, open_video, sample_indices  # noqa: E402
@@ -137,9 +138,7 @@ def peak_rss_bytes(path: str | Path, decoder: str, size: tuple[int, int] = CLIP_
 
 
 def available_backends() -> list[str]:
-    """Backends whose library imports here."""
-    import importlib.util
-
+    """Backends whose library is installed here."""
     modules = {"decord": "decord", "pyav": "av", "torchcodec": "torchcodec"}
     return [name for name in BACKENDS if importlib.util.find_spec(modules[name]) is not None]
 

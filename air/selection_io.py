@@ -3,10 +3,13 @@
 File format (JSON, `"format": "air-selections/1"`):
     {"format": "air-selections/1",
      "selections": [{"task": "videomme", "doc_id": 12, "question_id": "001-1", "video": "/path/a.mp4",
-                     "fps": 29.97, "frame_indices": [12, 480, ...], "timestamps_s": [0.4, 16.02, ...]}]}
+                     "fps": 29.97, "frame_indices": [12, 480, ...], "timestamps_s": [0.4, 16.02, ...],
+                     "method": "air"}]}
 `frame_indices` are indices in the original video (0-based, decoded order); `timestamps_s` are
-informational (index / fps). Entries are matched by (task, doc_id), else by question_id, else by
-the video's file name when it is unique in the file.
+informational (index / fps, seconds); `method` names what chose the frames (informational).
+Only `frame_indices` is required; other methods' selections can be written in this format by hand.
+Entries are matched by (task, doc_id), else by question_id, else by the video's file name when it
+is unique in the file.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def selection_entry(record: dict) -> dict:
         "fps": fps,
         "frame_indices": frames,
         "timestamps_s": [round(f / fps, 4) for f in frames] if fps else record.get("timestamps_s"),
+        "method": record.get("method"),
     }
     return entry
 
@@ -83,6 +87,8 @@ def load_selection_file(path: str | os.PathLike) -> SelectionFile:
         raise ValueError(f"Invalid selection file {path}: expected an object with format={FORMAT!r} and a 'selections' list.")
     for i, entry in enumerate(data["selections"]):
         frames = entry.get("frame_indices") if isinstance(entry, dict) else None
-        if not isinstance(frames, list) or not frames or not all(isinstance(f, int) and f >= 0 for f in frames):
+        if not isinstance(frames, list) or not frames or not all(
+            isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in frames
+        ):
             raise ValueError(f"Invalid selection file {path}: entry {i} has frame_indices {frames!r}; expected non-negative ints.")
     return SelectionFile(str(path), data["selections"])

@@ -1,0 +1,180 @@
+"""Selection files (air/selection_io.py): format, matching, validation, and replay to the answering backbone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from air.base_models.base import Backbone
+from air.selection_io import FORMAT, export_selections, load_selection_file, selection_entry
+
+
+def _record(doc_id, frames, *, task="t1", fps=10.0, video="/data/a.mp4", **extra):
+    return {"task": task, "doc_id": doc_id, "video": video, "fps": fps, "frame_indices": frames,
+            "timestamps_s": [f / fps for f in frames], "method": "air", **extra}
+
+
+def test_export_writes_documented_format_and_skips_failures(tmp_path):
+    records = [
+        _record(0, [5, 25, 40]),
+        _record(1, [], error="VideoDecodeError: bad"),
+        _record(2, [3], error="boom"),
+        _record(3, [100, 7], fps=29.97, video="/data/b.mp4", question_id="q-3"),
+    ]
+    out = tmp_path / "sub" / "sel.json"
+    assert export_selections(records, out) == 2
+    assert not list(out.parent.glob("*.tmp"))
+    data = json.loads(out.read_text())
+    assert data["format"] == FORMAT
+    first, second = data["selections"]
+    assert first == {"task": "t1", "doc_id": 0, "question_id": None, "video": "/data/a.mp4", "fps": 10.0,
+                     "frame_indices": [5, 25, 40], "timestamps_s": [0.5, 2.5, 4.0], "method": "air"}
+    assert second["frame_indices"] == [100, 7] and second["question_id"] == "q-3"
+    assert second["timestamps_s"] == [round(100 / 29.97, 4), round(7 / 29.97, 4)]
+
+
+def test_entry_without_fps_keeps_recorded_timestamps():
+    entry = selection_entry({"frame_indices": [1, 2], "timestamps_s": [0.1, 0.2], "video": "v.mp4"})
+    assert entry["fps"] is None and entry["timestamps_s"] == [0.1, 0.2] and entry["frame_indices"] == [1, 2]
+
+
+def test_frames_for_matching_order(tmp_path):
+    path = tmp_path / "sel.json"
+    export_selections([
+        _record(0, [1, 2], task="a", video="/x/one.mp4", question_id="Q0"),
+        _record(0, [3, 4], task="b", video="/x/two.mp4"),
+        _record(5, [5], task="b", video="/y/two.mp4"),
+    ], path)
+    sel = load_selection_file(path)
+    assert sel.frames_for(task="a", doc_id=0) == [1, 2]
+    assert sel.frames_for(task="b", doc_id="0") == [3, 4]  # doc ids compare as text
+    assert sel.frames_for(question_id="Q0") == [1, 2]
+    assert sel.frames_for(task="zzz", doc_id=9, video="/elsewhere/one.mp4") == [1, 2]  # unique file name
+    with pytest.raises(KeyError, match="sel.json"):
+        sel.frames_for(task="zzz", doc_id=9, video="/elsewhere/two.mp4")  # two entries named two.mp4
+    with pytest.raises(KeyError, match="No selection for task='c'"):
+        sel.frames_for(task="c", doc_id=1)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "Expected JSON"),
+        (json.dumps({"selections": []}), "format="),
+        (json.dumps({"format": FORMAT, "selections": {}}), "'selections' list"),
+        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": []}]}), "entry 0"),
+        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1, -2]}]}), "non-negative ints"),
+        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1.5]}]}), "non-negative ints"),
+        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [True]}]}), "non-negative ints"),
+        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1]}, "x"]}), "entry 1"),
+    ],
+)
+def test_invalid_files_name_the_file(tmp_path, content, message):
+    path = tmp_path / "bad_sel.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        load_selection_file(path)
+    assert "bad_sel.json" in str(info.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="missing.json"):
+        load_selection_file(tmp_path / "missing.json")
+
+
+# -- replay through the real decoder and a real tiny backbone ---------------------------------------
+class RecordingBackbone(Backbone):
+    """Wraps a real backbone and records what `answer` receives (frames, timestamps, prompt)."""
+
+    name = "recording"
+
+    def __init__(self, inner: Backbone):
+        self.inner = inner
+        self.calls: list[tuple[np.ndarray, np.ndarray, str]] = []
+
+    @classmethod
+    def from_pretrained(cls, pretrained, options=None):
+        raise TypeError("RecordingBackbone wraps an already loaded backbone")
+
+    def analyze(self, frames, timestamps_s, query):
+        return self.inner.analyze(frames, timestamps_s, query)
+
+    def answer(self, frames, timestamps_s, prompt, gen_kwargs=None):
+        self.calls.append((np.array(frames, copy=True), np.asarray(timestamps_s, dtype=np.float64), prompt))
+        return self.inner.answer(frames, timestamps_s, prompt, gen_kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from air.demo import build_tiny_models
+    from air.model import H_VPModel
+
+    torch.set_num_threads(1)
+    pretrained, clip = build_tiny_models(tmp_path_factory.mktemp("tiny"))
+    model = H_VPModel.from_pretrained(pretrained, clip_model=clip, cache=None, max_rounds=2, candidates_per_round=4,
+                                      analysis_batch_size=4, analysis_max_new_tokens=6, max_frames=8, min_frames=4)
+    model.backbone = RecordingBackbone(model.backbone)
+    return model
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    from air.testing.videos import write_video
+
+    return write_video(tmp_path_factory.mktemp("v") / "replay.mp4", duration_s=20, fps=6, size=(128, 96),
+                       segments=[(0, 12, "red"), (12, 20, "green")], seed=1)
+
+
+def _received_indices(call, n_bits) -> list[int]:
+    from air.testing.videos import decode_frame_index
+
+    frames = call[0]
+    return [decode_frame_index(frame, n_bits) for frame in frames]
+
+
+def test_export_then_replay_gives_the_same_frames_to_the_backbone(tmp_path, tiny_model, video):
+    """select -> export -> load -> answer_frames: the answering backbone sees exactly the selected frames."""
+    selection = tiny_model.select(str(video.path), "Which colour comes last?", ["red", "green"])
+    record = {**selection.to_dict(), "task": "replay_task", "doc_id": 4, "method": "air"}
+    path = tmp_path / "selections.json"
+    assert export_selections([record], path) == 1
+    frames = load_selection_file(path).frames_for(task="replay_task", doc_id=4)
+    assert frames == list(selection.frame_indices)
+
+    tiny_model.backbone.calls.clear()
+    text = tiny_model.answer_frames(str(video.path), frames, "Which colour comes last?", {"max_new_tokens": 2})
+    assert isinstance(text, str)
+    (call,) = tiny_model.backbone.calls
+    assert _received_indices(call, video.n_bits) == sorted(frames)
+    assert call[1] == pytest.approx(video.timestamps_s[sorted(frames)], abs=1e-3)
+
+
+def test_hvp_process_replays_the_selection_file(tmp_path, tiny_model, video):
+    """hvp's own replay path (HVP.process with selection_file=) answers from the file's frames, no selection.
+
+    The lmms-eval plumbing around `process` (request parsing, traces) is exercised by test_hvp_lmms_eval;
+    the HVP object is made without its __init__ (which needs accelerate and a full model load).
+    """
+    pytest.importorskip("lmms_eval")
+    from air.hvp import HVP
+
+    chosen = [3, 40, 41, 77, 118]
+    path = tmp_path / "other_method.json"
+    path.write_text(json.dumps({"format": FORMAT, "selections": [
+        {"task": "replay_task", "doc_id": 9, "video": str(video.path), "frame_indices": chosen, "method": "uniform"}]}))
+    hvp = HVP.__new__(HVP)
+    hvp.options = {"selection_file": str(path)}
+    hvp.model = tiny_model
+    hvp.stats = {"samples": 0, "errors": 0, "frames_analyzed": 0, "fallbacks": 0, "resumed": 0}
+    tiny_model.backbone.calls.clear()
+    text, extra = hvp.process(str(video.path), "Describe the video.", "Describe the video.", [],
+                              {"max_new_tokens": 2}, task="replay_task", doc_id=9)
+    assert isinstance(text, str)
+    assert extra == {"frame_indices": chosen, "replayed_from": str(path)}
+    (call,) = tiny_model.backbone.calls
+    assert _received_indices(call, video.n_bits) == chosen
+    assert hvp.stats["frames_analyzed"] == 0  # no selection ran

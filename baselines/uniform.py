@@ -1,0 +1,184 @@
+"""The lmms-eval model `air_uniform`, and the base class every frame-choice baseline shares.
+
+A baseline is `hvp` with the frame choice swapped: the same backbone (picked from `pretrained`),
+adapters, decoders, prompts, generation kwargs, traces, resume and `selection_file=` replay, and the
+same number of frames (the A.I.R. budget B of SPEC.md for the video, or a fixed `num_frames=`), so a
+head-to-head differs only in WHICH frames are answered from.
+    python -m lmms_eval --model air_uniform --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct ...
+`air_uniform` takes round(linspace(0, N - 1, B)) of the N decoded frames and never loads CLIP
+(`clip_model=` is accepted and unused).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from air.config import convert_value
+from air.hvp import HVP, valid_model_args
+from baselines.selectors import uniform_frames
+
+logger = logging.getLogger("air.baselines")
+
+#: The stop_reason of a baseline trace: frames were chosen in one pass, without the A.I.R. loop.
+SINGLE_PASS = "single_pass"
+
+
+@dataclass(frozen=True)
+class FrameChoice:
+    """What a baseline chose for one video: frames int64 (k,) sorted original indices, plus trace parts.
+
+    scored: (frame, raw cosine, normalised score, "sample") for every frame that got a CLIP score.
+    fallbacks: {"reason", "detail"} dicts; info: extra trace keys; timings_s: seconds per step.
+    """
+
+    frames: np.ndarray
+    scored: tuple[tuple[int, float, float, str], ...] = ()
+    fallbacks: tuple[dict[str, str], ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _positive_int_or_none(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"Invalid {name}: {value!r}. Expected an int >= 1 (or None for the A.I.R. budget).")
+
+
+class SelectorBaseline(HVP):
+    """`hvp` with a one-pass frame choice instead of A.I.R.; subclasses implement `choose_frames`.
+
+    Class attributes: model_id (the lmms-eval name), method_name (the trace's "method"), uses_clip
+    (load a CLIP encoder and the feature cache), baseline_options ({name: (type hint, default)} model
+    args beyond hvp's).
+    """
+
+    model_id = "baseline"
+    method_name = "baseline"
+    uses_clip = False
+    baseline_options: ClassVar[dict[str, tuple[str, Any]]] = {"num_frames": ("int | None", None)}
+
+    def __init__(self, pretrained: str, **kwargs: Any) -> None:
+        valid = set(valid_model_args()) | set(self.baseline_options)
+        unknown = sorted(k for k in kwargs if k not in valid)
+        if unknown:
+            raise ValueError(
+                f"Unknown --model_args key(s) for {self.model_id}: {', '.join(unknown)}. "
+                f"Expected keys among: {', '.join(sorted(valid))}."
+            )
+        own = {k: kwargs.pop(k) for k in list(kwargs) if k in self.baseline_options}
+        self.baseline_args = {
+            name: convert_value(name, own[name], hint) if name in own else default
+            for name, (hint, default) in self.baseline_options.items()
+        }
+        self._check_baseline_args(self.baseline_args)
+        super().__init__(pretrained, **kwargs)
+
+    def _check_baseline_args(self, args: dict[str, Any]) -> None:
+        _positive_int_or_none("num_frames", args["num_frames"])
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_model(self, model_opts: dict, load_opts: dict, air_args: dict):
+        """An H_VPModel with the backbone of `pretrained`, the same AIRConfig as hvp, and CLIP only if used."""
+        from air.base_models import resolve_backbone
+        from air.base_models.base import LoadOptions
+        from air.config import AIRConfig
+        from air.model import H_VPModel
+
+        pretrained = model_opts["pretrained"]
+        if model_opts.get("analysis_pretrained"):
+            logger.warning("%s: analysis_pretrained=%s is unused: baselines analyse no frames.", self.model_id,
+                           model_opts["analysis_pretrained"])
+        adapter = resolve_backbone(pretrained, model_opts.get("backbone"))
+        air_args = dict(air_args)
+        # the family's own frame counts (VILA-1.5: 8 / 8), exactly as H_VPModel.from_pretrained sets them
+        if adapter.default_max_frames and "max_frames" not in air_args and "preset" not in air_args:
+            air_args["max_frames"] = adapter.default_max_frames
+            air_args["min_frames"] = air_args.get("min_frames", adapter.default_min_frames or adapter.default_max_frames)
+        config = AIRConfig.from_model_args(air_args)
+        options = LoadOptions(**{**load_opts, "analysis_batch_size": config.analysis_batch_size})
+        backbone = adapter.from_pretrained(pretrained, options)
+        clip, cache = None, None
+        if self.uses_clip:
+            from air.base_models.clip_model import load_clip
+            from air.base_models.utils.generation import default_device
+
+            device = model_opts.get("clip_device") or default_device(options.device)
+            clip = load_clip(config.clip_model, device=device, batch_size=model_opts.get("clip_batch_size") or 32)
+            cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
+        return H_VPModel(backbone, clip, config, cache=cache, frame_max_side=model_opts.get("frame_max_side", 1024))
+
+    # -- one sample ------------------------------------------------------------------------------
+    def frame_budget(self, n_samples: int, n_frames: int) -> int:
+        """Frames to answer from: num_frames (capped at n_frames) or the A.I.R. budget B of the video."""
+        from air.Process_Utils.sample_logic import adaptive_budget
+
+        fixed = self.baseline_args["num_frames"]
+        if fixed is not None:
+            return min(int(fixed), int(n_frames))
+        cfg = self.model.config
+        return adaptive_budget(n_samples, cfg.max_frames, cfg.min_frames, cfg.budget_ref_s, n_frames)
+
+    def choose_frames(self, reader, samples: np.ndarray, budget: int, question: str,
+                      options: list[str] | None) -> FrameChoice:
+        """The frames to answer from; samples int64 (n,) are the 1-FPS sample indices of the video."""
+        raise NotImplementedError(f"{type(self).__name__} must implement choose_frames.")
+
+    def process(self, video: str, prompt, question: str, options: list[str], gen_kwargs: dict, *, task: str,
+                doc_id) -> tuple[str, dict]:
+        """Choose frames, answer from them; returns (text, trace fields) like HVP.process."""
+        if self._replayed_frames(task, doc_id, video) is not None:
+            return super().process(video, prompt, question, options, gen_kwargs, task=task, doc_id=doc_id)
+        selection = self.select(video, question, options)
+        t0 = time.perf_counter()
+        text = self.model.answer_frames(video, selection.frame_indices,
+                                        prompt(selection) if callable(prompt) else prompt, gen_kwargs)
+        timings = {**selection.timings_s, "answer": time.perf_counter() - t0}
+        timings["total"] = timings.get("total", 0.0) + timings["answer"]
+        self.stats["fallbacks"] += len(selection.fallbacks)
+        return text, selection.with_info(timings_s=timings).to_dict()
+
+    def select(self, video: str, question: str, options: list[str] | None = None):
+        """The baseline's frames for one video and question, as an `air.model.Selection` (n_analyzed 0)."""
+        from air.Process_Utils.sample_logic import initial_sample_indices
+        from air.selection import Selection
+
+        cfg = self.model.config
+        t0 = time.perf_counter()
+        with self.model.open(video) as reader:
+            samples = initial_sample_indices(reader.n_frames, reader.fps, cfg.sample_fps)
+            budget = self.frame_budget(samples.size, reader.n_frames)
+            choice = self.choose_frames(reader, samples, budget, question, list(options) if options else None)
+            fallbacks = list(choice.fallbacks)
+            for backend, cause in getattr(reader, "fallback_errors", ()):
+                fallbacks.append({"reason": "decoder_fallback",
+                                  "detail": f"{backend} failed ({cause}); served by {reader.backend}"})
+            fps, n_frames, decoder = float(reader.fps), int(reader.n_frames), reader.backend
+        frames = tuple(int(f) for f in np.asarray(choice.frames, dtype=np.int64))
+        if len(frames) < budget:
+            fallbacks.append({"reason": "fewer_frames_than_budget",
+                              "detail": f"{len(frames)} of {budget} frames: the choice ran out of candidates"})
+        timings = {**choice.timings_s, "total": time.perf_counter() - t0}
+        return Selection(
+            frame_indices=frames, fps=fps, n_frames=n_frames, budget=int(budget), threshold=None, gmm_means=(),
+            gmm_stds=(), events=(), initial_pool=(), rounds=(), stop_reason=SINGLE_PASS,
+            fallbacks=tuple(fallbacks), scored=choice.scored, timings_s=timings, config=cfg.to_dict(),
+            video=str(video),
+            extra={"method": self.method_name, "decoder": decoder, "n_samples": int(samples.size),
+                   "baseline_args": dict(self.baseline_args), **choice.info},
+        )
+
+
+class UniformBaseline(SelectorBaseline):
+    """`air_uniform`: B evenly spaced frames of the whole video (first and last frame included)."""
+
+    model_id = "air_uniform"
+    method_name = "uniform"
+
+    def choose_frames(self, reader, samples, budget, question, options) -> FrameChoice:
+        t0 = time.perf_counter()
+        frames = uniform_frames(int(reader.n_frames), int(budget))
+        return FrameChoice(frames=frames, timings_s={"selection": time.perf_counter() - t0})

@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class _Track:
 def _track(record: dict) -> _Track:
     """Extract the plotted quantities from a trace record; errors say what the record lacks."""
     if not isinstance(record, dict):
-        raise ValueError(f"Invalid trace: {type(record).__name__}. Expected a dict from Selection.to_dict().")
+        raise TypeError(f"Invalid trace: {type(record).__name__}. Expected a dict from Selection.to_dict().")
     if record.get("error"):
         where = f" (task {record.get('task')}, doc_id {record.get('doc_id')})" if "doc_id" in record else ""
         raise ValueError(f"Cannot plot a failed sample{where}: {record['error']}")
@@ -120,7 +121,7 @@ def format_time(seconds: float, tenths: bool = False) -> str:
     """`m:ss` (or `h:mm:ss`) for a time in seconds; `m:ss.t` with tenths=True."""
     seconds = max(0.0, float(seconds))
     if tenths:
-        tenth_total = int(round(seconds * 10))
+        tenth_total = round(seconds * 10)
         whole, tenth = divmod(tenth_total, 10)
     else:
         whole, tenth = int(seconds), 0
@@ -136,7 +137,7 @@ def _thumbnails(video: str, frames: Sequence[int], decoder: str, width_px: int) 
 
     with open_video(video, decoder=decoder) as reader:
         aspect = reader.height / max(1, reader.width)
-        size = (int(width_px), max(2, int(round(width_px * aspect))))
+        size = (int(width_px), max(2, round(width_px * aspect)))
         return reader.read(np.asarray(frames, dtype=np.int64), size=size)
 
 
@@ -175,7 +176,7 @@ def build_figure(
     decoder: str | None = None,
     title: str | None = None,
     zoom: bool | None = None,
-) -> "Figure":
+) -> Figure:
     """Draw the selection trace `record` on a new matplotlib Figure (Agg canvas, no pyplot state).
 
     video: the video file, for the contact sheet of final frames (skipped, with a note in the
@@ -208,7 +209,7 @@ def build_figure(
                 [*(record.get("config", {}).get("decoder") or "decord").split(","), "pyav"]))
             try:
                 thumbs, thumb_times = _thumbnails(video, sheet, chosen, thumb_width_px)
-            except Exception as exc:  # a figure without thumbnails beats no figure
+            except Exception as exc:  # noqa: BLE001 - a figure without thumbnails beats no figure
                 logger.warning("Contact sheet skipped: cannot decode %s: %s", video, exc)
                 note = f"contact sheet skipped: {str(exc)[:150]}"
     n_rows = math.ceil(len(sheet) / thumbs_per_row) if thumbs is not None else 0

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from air.base_models.base import Backbone
-from air.selection_io import FORMAT, export_selections, load_selection_file, selection_entry
+from air.selection_io import (
+    FORMAT,
+    export_selections,
+    load_selection_file,
+    selection_entry,
+)
 
 
 def _record(doc_id, frames, *, task="t1", fps=10.0, video="/data/a.mp4", **extra):

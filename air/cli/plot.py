@@ -6,7 +6,13 @@ import argparse
 import os
 from pathlib import Path
 
-from air.cli.common import CLIError, add_command, load_trace_records, pick_record, summary_lines
+from air.cli.common import (
+    CLIError,
+    add_command,
+    load_trace_records,
+    pick_record,
+    summary_lines,
+)
 
 
 def _resolve_video(record: dict, source: Path, explicit: str | None, no_video: bool) -> tuple[str | None, str]:

@@ -10,11 +10,18 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
 from pathlib import Path
 from typing import Any
 
-from air.cli.common import CLIError, add_command, existing_file, parse_sets, summary_lines
+from air.cli.common import (
+    CLIError,
+    add_command,
+    existing_file,
+    parse_sets,
+    summary_lines,
+)
 
 #: H_VPModel.from_pretrained options that are neither AIRConfig nor LoadOptions fields, with their types.
 MODEL_OPTIONS = {

@@ -8,7 +8,10 @@ CLIP-only selection at an equal frame count.
 - `air_clip_topk` (`ClipTopK`): the B samples with the highest similarity.
 - `air_bolt` (`ClipInverseTransform`): BOLT's inverse transform sampling (Liu et al., CVPR 2025):
   min-max normalise, raise to `bolt_power` (default 3, BOLT's setting for Video-MME and MLVU; it
-  uses 2.5 for LongVideoBench), sample the CDF at B evenly spaced quantiles.
+  uses 2.5 for LongVideoBench), sample the CDF at B evenly spaced quantiles. Differences from BOLT's
+  released script, so that the comparison with A.I.R. is at equal input: the query is A.I.R.'s
+  (question plus options; BOLT encodes the question alone), the encoder is `clip_model=` (BOLT: CLIP
+  ViT-L/14), and repeated frames are replaced by unused neighbours (BOLT passes duplicates on).
 """
 
 from __future__ import annotations

@@ -111,6 +111,24 @@ class SelectorBaseline(HVP):
             cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
         return H_VPModel(backbone, clip, config, cache=cache, frame_max_side=model_opts.get("frame_max_side", 1024))
 
+    def _previous_traces(self) -> dict[str, dict]:
+        """Samples this method already traced without error (resume=True).
+
+        Only records whose "method" is this baseline's count: a trace folder shared with hvp or
+        another baseline never makes this one skip a sample it has not answered itself.
+        """
+        from air.traces import iter_trace_records, trace_key
+
+        done: dict[str, dict] = {}
+        for record in iter_trace_records(self.traces.dir):
+            if record.get("method") == self.method_name and "task" in record and "doc_id" in record:
+                done[trace_key(record["task"], record["doc_id"])] = record
+        done = {k: r for k, r in done.items() if not r.get("error")}
+        if done:
+            logger.info("%s: resume=True, %d samples already traced by %s in %s will be skipped", self.model_id,
+                        len(done), self.method_name, self.traces.dir)
+        return done
+
     # -- one sample ------------------------------------------------------------------------------
     def frame_budget(self, n_samples: int, n_frames: int) -> int:
         """Frames to answer from: num_frames (capped at n_frames) or the A.I.R. budget B of the video."""

@@ -357,3 +357,20 @@ def test_clip_baseline_on_a_video_shorter_than_the_budget_records_the_shortfall(
     assert selection.budget == 20 and len(selection.frame_indices) == 9
     assert selection.fallback_reasons == ("fewer_frames_than_budget",)
     assert json.loads(selection.to_json())["method"] == "clip_topk"
+
+
+def test_resume_skips_only_samples_this_baseline_traced(tmp_path, tiny):
+    from baselines.uniform import UniformBaseline
+
+    pretrained, _ = tiny
+    traces = tmp_path / "shared_traces"
+    traces.mkdir()
+    lines = [
+        {"task": "t", "doc_id": 0, "method": "air", "answer": "B", "frame_indices": [1]},  # hvp's, same folder
+        {"task": "t", "doc_id": 1, "method": "uniform", "answer": "A", "frame_indices": [0, 9]},
+        {"task": "t", "doc_id": 2, "method": "uniform", "answer": "", "error": "VideoDecodeError: x"},
+        {"task": "t", "doc_id": 3, "method": "bolt", "answer": "C", "frame_indices": [4]},
+    ]
+    (traces / "traces_rank0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    model = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), resume="True")
+    assert sorted(model._done) == ["t::1"], "only uniform's own error-free traces are skipped"

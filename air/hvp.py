@@ -126,7 +126,9 @@ class HVP(lmms):
         )
 
     def _previous_traces(self) -> dict[str, dict]:
-        done = {k: r for k, r in load_traces(self.traces.dir).items() if not r.get("error")}
+        # only this method's successful records: baselines may share the trace folder
+        done = {k: r for k, r in load_traces(self.traces.dir).items()
+                if not r.get("error") and r.get("method", self.method_name) == self.method_name}
         if done:
             logger.info("hvp: resume=True, %d samples already traced in %s will be skipped", len(done), self.traces.dir)
         return done
@@ -217,8 +219,7 @@ class HVP(lmms):
         """Answer one sample; returns (text, trace fields). Baselines override this."""
         replay = self._replayed_frames(task, doc_id, video)
         if replay is not None:
-            text = self.model.answer_frames(video, replay, prompt if isinstance(prompt, str) else prompt(None),
-                                            gen_kwargs)
+            text = self.model.answer_frames(video, replay, prompt, gen_kwargs)
             return text, {"frame_indices": list(replay), "replayed_from": self.options.get("selection_file")}
         text, selection = self.model.answer(video, prompt, question, options, gen_kwargs)
         self.stats["frames_analyzed"] += selection.n_analyzed
@@ -255,8 +256,6 @@ class HVP(lmms):
         from benchmark_utils import mme_utils
 
         def with_subtitles(selection) -> str:
-            if selection is None:
-                return context
             return mme_utils.subtitle_prompt(doc, list(selection.timestamps_s))
 
         return with_subtitles

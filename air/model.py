@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from types import SimpleNamespace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -192,10 +193,13 @@ class H_VPModel:
         self,
         video_path: str,
         frame_indices: Sequence[int],
-        prompt: str,
+        prompt: str | Callable[[Any], str],
         gen_kwargs: Mapping[str, Any] | None = None,
     ) -> str:
-        """Answer `prompt` from given frames (uniform baselines, replayed selections)."""
+        """Answer `prompt` from given frames (uniform baselines, replayed selections).
+
+        A callable prompt receives an object with `frame_indices`, `fps` and `timestamps_s`.
+        """
         with self.open(video_path) as reader:
             return self._answer_from(reader, frame_indices, prompt, None, gen_kwargs)
 
@@ -203,6 +207,9 @@ class H_VPModel:
         t0 = time.perf_counter()
         order = np.unique(np.asarray(frame_indices, dtype=np.int64))
         frames, times_s = self._vlm_frames(reader, order)
+        if callable(prompt) and selection is None:
+            selection = SimpleNamespace(frame_indices=tuple(order.tolist()), fps=reader.fps,
+                                        timestamps_s=tuple((order / reader.fps).tolist()))
         text_prompt = prompt(selection) if callable(prompt) else prompt
         text = self.backbone.answer(frames, times_s, text_prompt, gen_kwargs)
         self._last_answer_s = time.perf_counter() - t0

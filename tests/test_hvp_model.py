@@ -43,6 +43,9 @@ def test_h_vp_model_notebook_style(tmp_path, tiny, video):
     assert d2["clip_frames_encoded"] <= sum(len(r["lds_added"]) for r in d2["rounds"])
     replay = model.answer_frames(path, [0, 60, 119], "Describe.", {"max_new_tokens": 2})
     assert isinstance(replay, str)
+    seen = []
+    model.answer_frames(path, [60, 0], lambda chosen: seen.append(chosen) or "Describe.", {"max_new_tokens": 1})
+    assert seen[0].frame_indices == (0, 60) and seen[0].timestamps_s == pytest.approx((0.0, 10.0))
 
 
 def test_h_vp_model_bad_video_names_file(tmp_path, tiny):

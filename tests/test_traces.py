@@ -42,3 +42,18 @@ def test_summary_hand_over_by_doc_fingerprint():
         "stop_reason": "max_rounds", "fallbacks": ["no_events"]}
     assert recall_summary({"videoID": "other"}) is None
     assert doc_fingerprint(doc) != doc_fingerprint({**doc, "question": "q"})
+
+
+def test_hvp_resume_only_skips_its_own_method(tmp_path):
+    import pytest
+
+    pytest.importorskip("lmms_eval")
+    from air.hvp import HVP
+
+    w = TraceWriter(tmp_path, rank=0)
+    w.write({"task": "t", "doc_id": 0, "answer": "A", "method": "air"})
+    w.write({"task": "t", "doc_id": 1, "answer": "B", "method": "uniform"})
+    w.write({"task": "t", "doc_id": 2, "answer": "", "method": "air", "error": "VideoDecodeError: x"})
+    model = HVP.__new__(HVP)  # only the resume bookkeeping is under test
+    model.traces, model.method_name = TraceWriter(tmp_path, rank=1), "air"
+    assert set(model._previous_traces()) == {"t::0"}

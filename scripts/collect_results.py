@@ -57,14 +57,15 @@ BENCHMARK_NAMES: dict[str, str] = {
     "egoschema_subset": "EgoSchema subset",
     "egoschema": "EgoSchema",
 }
-METHOD_NAMES = {"hvp": "A.I.R.", "air_uniform": "Uniform"}
-METHOD_ORDER = {"air_uniform": 0, "hvp": 2}
+METHOD_NAMES = {"hvp": "A.I.R.", "air_uniform": "Uniform", "air_clip_topk": "CLIP top-k", "air_bolt": "BOLT"}
+METHOD_ORDER = {"air_uniform": 0, "air_clip_topk": 1, "air_bolt": 1, "hvp": 2}
 # The 'method' tag the models write into their trace records, used to tell runs apart in a shared folder.
-TRACE_METHODS = {"hvp": "air", "air_uniform": "uniform"}
+TRACE_METHODS = {"hvp": "air", "air_uniform": "uniform", "air_clip_topk": "clip_topk", "air_bolt": "bolt"}
 # model_args that do not change what is measured (paths, devices, resumption) are left out of the method label.
 PLUMBING_ARGS = {
     "pretrained", "trace_dir", "resume", "device", "device_map", "attn_implementation", "torch_dtype", "dtype",
     "batch_size", "cache_dir", "decoder", "analysis_batch_size", "trust_remote_code", "max_pixels", "min_pixels",
+    "clip_device", "clip_batch_size", "selection_file",
 }
 
 

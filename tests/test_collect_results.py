@@ -201,3 +201,10 @@ def test_primary_metric_skips_stderr_and_non_numeric(collector):
     assert (name, value, factor) == ("lvb_acc", 0.625, 100.0)
     assert collector.primary_metric({"alias": "group"}) == (None, None, 1.0)
     assert collector.primary_metric({"custom,none": 3.5}) == ("custom", 3.5, 1.0)
+
+
+def test_every_plugin_model_has_a_method_name_and_trace_tag(collector):
+    from air.lmms_plugin import MODELS
+
+    for model_id in MODELS:
+        assert model_id in collector.METHOD_NAMES and model_id in collector.TRACE_METHODS, model_id

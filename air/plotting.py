@@ -249,7 +249,9 @@ def build_figure(
     if n_rows:
         _draw_sheet(fig, grid[-1], track, sheet, thumbs, thumb_times, thumbs_per_row, n_rows)
 
-    head = title or (f"A.I.R. frame selection  -  {os.path.basename(str(record.get('video') or video or 'video'))}"
+    method = record.get("method") or "air"
+    method = "A.I.R." if method == "air" else method
+    head = title or (f"{method} frame selection  -  {os.path.basename(str(record.get('video') or video or 'video'))}"
                      f"  ({format_time(track.duration_s)} at {track.fps:.3g} fps)")
     fig.text(0.5, 1.0 - 0.12 / figsize[1], head, ha="center", va="top", fontsize=13, weight="bold")
     lines = []

@@ -90,7 +90,9 @@ def test_select_writes_trace_figure_and_summary(runs, work):
         assert needle in out, (needle, out)
     trace_path = _printed_path(out, "trace:")
     assert trace_path.parent == root / "sel" and trace_path.suffix == ".json"
-    record = json.loads(trace_path.read_text())
+    text = trace_path.read_text()
+    record = json.loads(text)
+    assert text.startswith('{\n "video": ') and len(text.splitlines()) == len(record) + 2  # one key per line
     assert record["question"] == QUESTION and record["options"] == ["red", "green"]
     assert record["method"] == "air" and record["command"] == "select" and record["tiny_random_weights"] is True
     assert record["n_frames"] == video.n_frames and record["fps"] == pytest.approx(6.0)
@@ -141,18 +143,26 @@ def test_plot_side_car_jsonl_by_doc_id(runs, tmp_path):
     record = json.loads(_select_trace(runs).read_text())
     sidecar = tmp_path / "traces_rank0.jsonl"
     lines = [dict(record, task="t", doc_id=0), dict(record, task="t", doc_id=1, video=str(tmp_path / "gone.mp4")),
-             {"task": "t", "doc_id": 2, "error": "VideoDecodeError: bad", "answer": ""}]
+             {"task": "t", "doc_id": 2, "error": "VideoDecodeError: bad", "answer": ""},
+             {"task": "t", "doc_id": 3, "video": record["video"], "frame_indices": [5, 50, 100],
+              "replayed_from": "sel.json", "answer": "A"}]
     sidecar.write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"task": "t", "doc_')  # torn last line
     run = air("plot", sidecar, "--doc-id", "1", "--dpi", "40")
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "traces_rank0_t_doc1.png").exists()
     assert "not found" in run.stdout  # drew without the contact sheet and said so
     ambiguous = air("plot", sidecar)
-    assert ambiguous.returncode == 2 and "3 traces" in ambiguous.stderr and "t:1" in ambiguous.stderr
+    assert ambiguous.returncode == 2 and "4 traces" in ambiguous.stderr and "t:1" in ambiguous.stderr
     missing = air("plot", tmp_path, "--doc-id", "7")  # a trace folder
     assert missing.returncode == 2 and "--doc-id=7" in missing.stderr
     failed = air("plot", sidecar, "--doc-id", "2")
     assert failed.returncode == 2 and "failed sample" in failed.stderr
+    # a replayed selection has no fps in its record: the timeline comes from the video
+    replayed = air("plot", sidecar, "--doc-id", "3", "--out", tmp_path / "replayed.png", "--dpi", "40")
+    assert replayed.returncode == 0, replayed.stderr
+    assert (tmp_path / "replayed.png").exists()
+    no_video = air("plot", sidecar, "--doc-id", "3", "--no-video")
+    assert no_video.returncode == 2 and "missing fps" in no_video.stderr
 
 
 # -- export -----------------------------------------------------------------------------------------

@@ -270,3 +270,17 @@ def test_committed_example_asset_and_trace_plot(tmp_path):
     assert {"track", "histogram", "zoom", "rounds"} <= set(_labels(fig))
     out = plot_trace(record, tmp_path / "again.png", dpi=30, figsize=(12, 7))
     assert _png_size(out) == (360, 210)
+
+
+def test_baseline_trace_without_rounds_draws(video, tmp_path):
+    """A uniform-baseline record (no rounds, no GMM, sample scores only) draws with its method in the title."""
+    frames = np.linspace(0, video.n_frames - 1, 8).round().astype(int).tolist()
+    record = {"method": "uniform", "video": str(video.path), "fps": FPS, "n_frames": video.n_frames,
+              "frame_indices": frames, "budget": 8, "threshold": None, "gmm": {"means": [], "stds": []},
+              "events": [], "rounds": [], "n_analyzed": 0, "stop_reason": "single_pass", "fallbacks": [],
+              "scored": [[f, 0.2, 0.5, "sample"] for f in range(0, video.n_frames, 8)]}
+    fig = build_figure(record, video.path, dpi=30)
+    text = _all_text(fig)
+    assert "uniform frame selection" in text and "0 analysed in 0 rounds" in text
+    assert sum(label.startswith("thumb:") for label in _labels(fig)) == 8
+    assert plot_trace(record, tmp_path / "u.png", dpi=30).stat().st_size > 5_000

@@ -33,6 +33,17 @@ def _resolve_video(record: dict, source: Path, explicit: str | None, no_video: b
     return None, f"video {recorded} not found: drawing without the contact sheet (pass --video)"
 
 
+def _with_video_timeline(record: dict, video: str) -> dict:
+    """A copy of a record without fps (e.g. a replayed selection) with fps and n_frames read from the video."""
+    from air.Process_Utils.process_video import VideoDecodeError, open_video
+
+    try:
+        with open_video(video, decoder="decord,pyav") as reader:
+            return {**record, "fps": reader.fps, "n_frames": reader.n_frames}
+    except VideoDecodeError as exc:
+        raise CLIError(f"the trace has no fps and the video cannot be read for it: {exc}", code=1) from exc
+
+
 def default_output(source: Path, record: dict) -> Path:
     """`<trace stem>.png` next to a single trace; `<stem>_<task>_doc<id>.png` for a record of a JSONL/folder."""
     folder = source if source.is_dir() else source.parent
@@ -60,6 +71,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.dpi <= 0:
         raise CLIError(f"argument --dpi: invalid value {args.dpi}. Expected an int >= 1.")
     video, note = _resolve_video(record, source, args.video, args.no_video)
+    if not record.get("fps") and video:
+        record = _with_video_timeline(record, video)
     out = Path(args.out) if args.out else default_output(source, record)
     zoom = {"auto": None, "on": True, "off": False}[args.zoom]
     try:

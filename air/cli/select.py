@@ -197,16 +197,23 @@ def output_stem(plan: RunPlan, name: str | None) -> str:
     return f"{Path(plan.video).stem}_{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
 
 
-def write_outputs(record: dict, plan: RunPlan, args: argparse.Namespace) -> tuple[Path, Path | None]:
-    """Write `<out>/<stem>.json` (the trace) and `<out>/<stem>.png` (the figure); returns their paths."""
+def trace_json(record: dict) -> str:
+    """JSON text of a trace: one top-level key per line, each value compact (readable, and small)."""
     from air.cli.common import json_default
 
+    items = [f" {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=json_default)}"
+             for k, v in record.items()]
+    return "{\n" + ",\n".join(items) + "\n}\n"
+
+
+def write_outputs(record: dict, plan: RunPlan, args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """Write `<out>/<stem>.json` (the trace) and `<out>/<stem>.png` (the figure); returns their paths."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = output_stem(plan, args.name)
     trace_path = out / f"{stem}.json"
     tmp = trace_path.with_name(f".{trace_path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=json_default) + "\n", encoding="utf-8")
+    tmp.write_text(trace_json(record), encoding="utf-8")
     os.replace(tmp, trace_path)
     png = None
     if not args.no_figure:

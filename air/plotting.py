@@ -152,7 +152,11 @@ def _subtitle(record: dict, track: _Track) -> str:
     n_analysed = record.get("n_analyzed", len(track.analysed))
     parts = [f"budget {budget}", f"{n_final} final frames", f"{n_analysed} analysed in {track.n_rounds} rounds",
              f"stop: {record.get('stop_reason') or 'n/a'}"]
-    parts.append("fallbacks: " + (", ".join(track.fallbacks) if track.fallbacks else "none"))
+    counts: dict[str, int] = {}
+    for reason in track.fallbacks:
+        counts[reason] = counts.get(reason, 0) + 1
+    listed = ", ".join(r if n == 1 else f"{r} x{n}" for r, n in counts.items())
+    parts.append("fallbacks: " + (listed or "none"))
     return "  |  ".join(parts)
 
 
@@ -236,7 +240,6 @@ def build_figure(
     _draw_histogram(ax_hist, track)
     if window:
         ax.axvspan(*window, fill=False, ec="#555555", ls=":", lw=1.0, zorder=1)
-        ax.text(window[0], 1.17, "zoom", fontsize=7.5, color="#555555", va="top", ha="left")
         lower = grid[1].subgridspec(1, 2, width_ratios=[5.2, 1.0], wspace=0.03)
         ax_zoom = fig.add_subplot(lower[0], label="zoom")
         _draw_track(ax_zoom, track, legends=False, xlim=window)

@@ -33,7 +33,7 @@ def _scorer(n_frames: int, fail_batches: bool = False):
 
     def analyze(frames):
         calls["n"] += 1
-        if fail_batches and calls["n"] == 1:
+        if fail_batches and calls["n"] in (1, 3):  # the first batch of rounds 1 and 2 (2 batches a round)
             raise RuntimeError("scripted analysis failure")
         out = []
         for f in frames.tolist():
@@ -176,6 +176,8 @@ def test_trace_with_fallbacks_draws(tmp_path, fallback_record, video):
     fig = build_figure(fallback_record, video.path, dpi=40)
     text = _all_text(fig)
     assert "no GMM fit" in text and "degenerate_scores" in text and "analysis_error" in text
+    n_errors = reasons.count("analysis_error")
+    assert n_errors == 2 and "analysis_error x2" in text  # repeated reasons are counted, not repeated
     out = plot_trace(fallback_record, tmp_path / "fb.png", video=video.path, figsize=(9, 9), dpi=40)
     assert _png_size(out) == (360, 360) and out.stat().st_size > 10_000
 

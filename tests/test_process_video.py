@@ -430,3 +430,20 @@ def test_generator_segments_frames_and_failures(media, tmp_path):
         gv.write_video(tmp_path / "x.mp4", duration_s=1, fps=10, segments=[(1.0, 1.0, "red")])
     with pytest.raises(ValueError, match="Invalid segment colour"):
         gv.label_colour((300, 0, 0))
+
+
+def test_yuv_painter_matches_rgb_renderer(tmp_path):
+    """The fast yuv420p painter (even sizes) and the RGB renderer (other formats) paint the same frames."""
+    av = pytest.importorskip("av")
+    segments = [(0.2, 0.5, "magenta")]
+    fast = gv.write_video(tmp_path / "fast.mp4", duration_s=0.8, fps=10, size=(96, 64), segments=segments, seed=3)
+    slow = gv.write_video(
+        tmp_path / "slow.mp4", duration_s=0.8, fps=10, size=(96, 64), segments=segments, seed=3, pix_fmt="yuv444p"
+    )
+    decoded = []
+    for video in (fast, slow):
+        with av.open(str(video.path)) as container:
+            decoded.append(np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)]).astype(np.int16))
+    assert decoded[0].shape == decoded[1].shape == (8, 64, 96, 3)
+    assert np.abs(decoded[0] - decoded[1]).mean() < 4.0
+    assert [gv.decode_frame_index(f.astype(np.uint8), fast.n_bits) for f in decoded[0]] == list(range(8))

@@ -332,7 +332,6 @@ class PyAVReader(VideoReader):
         super().__init__(path)
         import av
 
-        self._av = av
         self._container = None
         try:
             self._container = av.open(path, metadata_errors="ignore")
@@ -504,10 +503,9 @@ class PyAVReader(VideoReader):
 
 def _is_attached_picture(stream) -> bool:
     """True for a cover-art stream (a still picture attached to an audio file)."""
-    try:
-        return bool(stream.disposition & stream.disposition.__class__.attached_pic)
-    except (AttributeError, TypeError):
-        return False
+    flags = getattr(stream, "disposition", None)
+    attached = getattr(type(flags), "attached_pic", None)
+    return bool(flags is not None and attached is not None and flags & attached)
 
 
 class TorchCodecReader(VideoReader):

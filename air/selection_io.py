@@ -41,11 +41,16 @@ def selection_entry(record: dict) -> dict:
 
 
 def export_selections(records: Iterable[dict], path: str | os.PathLike) -> int:
-    """Write the selections of trace records (skipping failed ones) to `path`; returns the count."""
+    """Write the selections of trace records (skipping failed ones) to `path`; returns the count.
+
+    One selection per line; the file is written to a temp file and renamed (never half-written).
+    """
     entries = [selection_entry(r) for r in records if r.get("frame_indices") and not r.get("error")]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps({"format": FORMAT, "selections": entries}, indent=1))
+    lines = ",\n".join("  " + json.dumps(e, separators=(", ", ": ")) for e in entries)
+    body = f"[\n{lines}\n ]" if entries else "[]"
+    tmp.write_text(f'{{"format": "{FORMAT}",\n "selections": {body}}}\n', encoding="utf-8")
     os.replace(tmp, path)
     return len(entries)
 

@@ -31,13 +31,20 @@ def test_export_writes_documented_format_and_skips_failures(tmp_path):
     out = tmp_path / "sub" / "sel.json"
     assert export_selections(records, out) == 2
     assert not list(out.parent.glob("*.tmp"))
-    data = json.loads(out.read_text())
+    text = out.read_text()
+    data = json.loads(text)
+    assert len(text.splitlines()) == 2 + 2 + 1  # header lines, one line per selection, closing line
     assert data["format"] == FORMAT
     first, second = data["selections"]
     assert first == {"task": "t1", "doc_id": 0, "question_id": None, "video": "/data/a.mp4", "fps": 10.0,
                      "frame_indices": [5, 25, 40], "timestamps_s": [0.5, 2.5, 4.0], "method": "air"}
     assert second["frame_indices"] == [100, 7] and second["question_id"] == "q-3"
     assert second["timestamps_s"] == [round(100 / 29.97, 4), round(7 / 29.97, 4)]
+
+
+def test_export_of_nothing_is_a_valid_empty_file(tmp_path):
+    assert export_selections([{"task": "t", "doc_id": 0, "error": "x"}], tmp_path / "e.json") == 0
+    assert load_selection_file(tmp_path / "e.json").entries == []
 
 
 def test_entry_without_fps_keeps_recorded_timestamps():

@@ -30,8 +30,12 @@ def test_initial_samples_use_real_fps():
     assert sl.initial_sample_indices(50, 24.0).tolist() == [0, 24, 48]
     assert sl.initial_sample_indices(10, 0.5).tolist() == list(range(10))  # fps below sample rate
     assert sl.initial_sample_indices(61, 30.0, sample_fps=2.0).tolist() == [0, 15, 30, 45, 60]
+    assert sl.initial_sample_indices(100, 25.0, sample_fps=2.0).tolist() == [0, 13, 26, 39, 52, 65, 78, 91]  # 12.5 -> 13
+    assert sl.initial_sample_indices(0, 30.0).tolist() == []
     with pytest.raises(ValueError, match="Invalid fps"):
         sl.initial_sample_indices(10, 0.0)
+    with pytest.raises(ValueError, match="Invalid n_frames"):
+        sl.initial_sample_indices(-1, 30.0)
 
 
 def test_initial_pool_size():

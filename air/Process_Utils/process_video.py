@@ -27,6 +27,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from air.Process_Utils.sample_logic import initial_sample_indices as sample_indices  # noqa: F401  (public here too)
+
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("decord", "pyav", "torchcodec")
@@ -60,21 +62,6 @@ def _short(cause: object, limit: int = 400) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     text = " | ".join(lines[:3]) if lines else text
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def sample_indices(n_frames: int, fps: float, sample_fps: float = 1.0) -> np.ndarray:
-    """Indices of the initial samples of SPEC.md: every round(fps / sample_fps) frames from 0.
-
-    Returns int64 (n,), sorted, all < n_frames; empty when n_frames == 0.
-    """
-    if not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
-        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 0.")
-    if not (isinstance(fps, (int, float, np.number)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"Invalid fps: {fps!r}. Expected a finite number > 0.")
-    if not (isinstance(sample_fps, (int, float, np.number)) and math.isfinite(sample_fps) and sample_fps > 0):
-        raise ValueError(f"Invalid sample_fps: {sample_fps!r}. Expected a finite number > 0.")
-    step = max(1, int(math.floor(fps / sample_fps + 0.5)))
-    return np.arange(0, int(n_frames), step, dtype=np.int64)
 
 
 def _parse_decoder(decoder: str) -> list[str]:

@@ -22,16 +22,17 @@ _EPS = 1e-9
 # Timeline, budget and normalisation
 # ----------------------------------------------------------------------------------------------
 def initial_sample_indices(n_frames: int, fps: float, sample_fps: float = 1.0) -> np.ndarray:
-    """Original-frame indices of the initial samples: every round(fps / sample_fps) frames.
+    """Original-frame indices of the initial samples: every fps / sample_fps frames (rounded half up).
 
-    Returns int64 (n,), starting at frame 0; n = ceil(n_frames / step).
+    Returns int64 (n,) starting at frame 0, n = ceil(n_frames / step); empty when n_frames == 0.
     """
-    if n_frames < 1:
-        raise ValueError(f"Invalid n_frames: {n_frames}. Expected an int >= 1.")
-    if not fps > 0:
-        raise ValueError(f"Invalid fps: {fps}. Expected a float > 0.")
-    step = max(1, int(round(fps / sample_fps)))
-    return np.arange(0, n_frames, step, dtype=np.int64)
+    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
+        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 0.")
+    for name, value in (("fps", fps), ("sample_fps", sample_fps)):
+        if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"Invalid {name}: {value!r}. Expected a finite number > 0.")
+    step = max(1, int(math.floor(fps / sample_fps + 0.5)))
+    return np.arange(0, int(n_frames), step, dtype=np.int64)
 
 
 def adaptive_budget(

@@ -14,16 +14,21 @@ lmms-eval's task utils are imported lazily, inside the hooks, so that importing 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
-from benchmark_utils import egoschema_utils, lvb_utils, mlvu_utils, mme_utils, nextqa_utils
+from benchmark_utils import (
+    egoschema_utils,
+    lvb_utils,
+    mlvu_utils,
+    mme_utils,
+    nextqa_utils,
+)
 
 SUMMARY_METRIC = "air_selection"
-
-_NEXTQA_OE_READY: list[bool] = []
 
 
 def lmms_task_utils(benchmark: str) -> ModuleType:
@@ -180,13 +185,11 @@ def require_nextqa_oe_scoring() -> None:
 
     lmms-eval's nextqa_process_results needs the `pywsd` package and NLTK's wordnet, punkt and
     averaged_perceptron_tagger data; without them it raises only after every answer was generated.
-    The scorer is probed once per process on a tiny pair; a failure raises RuntimeError with the fix.
+    The scorer is probed on a tiny pair (a success is remembered for the process); a failure raises
+    RuntimeError with the fix.
     """
-    if _NEXTQA_OE_READY:
-        return
-    probe = {"answer": "dog", "type": "CW", "additional_ref_answer": ""}
     try:
-        lmms_task_utils("nextqa").nextqa_process_results(probe, ["a dog"])
+        _probe_nextqa_oe_scoring()
     except Exception as error:  # NameError (no pywsd), LookupError (no NLTK data), ...
         raise RuntimeError(
             "NExT-QA open-ended scoring (WUPS, lmms-eval's nextqa_process_results) cannot run: "
@@ -194,7 +197,13 @@ def require_nextqa_oe_scoring() -> None:
             "`pip install pywsd` and `python -m nltk.downloader wordnet punkt punkt_tab averaged_perceptron_tagger "
             "averaged_perceptron_tagger_eng`. Checked before generation so that no answers are lost."
         ) from error
-    _NEXTQA_OE_READY.append(True)
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_nextqa_oe_scoring() -> None:
+    """Score one tiny open-ended answer with lmms-eval's WUPS code; raises what that code raises."""
+    probe = {"answer": "dog", "type": "CW", "additional_ref_answer": ""}
+    lmms_task_utils("nextqa").nextqa_process_results(probe, ["a dog"])
 
 
 def nextqa_doc_to_text_oe(doc: Mapping, lmms_eval_specific_kwargs: Mapping | None = None) -> str:

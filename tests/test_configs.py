@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lmms_helpers import FAST_ARGS, results_of, run_lmms_eval, samples_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +81,7 @@ def test_task_manager_indexes_every_hvp_task_and_nothing_else(task_manager):
 
 
 def test_every_function_hook_resolves_to_benchmark_utils(task_manager):
-    import benchmark_utils.hvp_tasks as hvp_tasks
+    from benchmark_utils import hvp_tasks
 
     for task, (_, _, _, metric) in TASKS.items():
         config = load_full(Path(task_manager.task_index[task]["yaml_path"]))
@@ -344,10 +343,17 @@ def test_standin_yaml_only_swaps_the_dataset(standin):
             assert ours[key] == original[key], (task, key)
 
 
-@pytest.mark.slow
-def test_every_hvp_task_runs_end_to_end_through_a_run_config(standin, tmp_path):
-    from air.demo import build_tiny_models
+@pytest.fixture(scope="module")
+def e2e_run(standin, tmp_path_factory):
+    """One lmms-eval run of every *_hvp task (--limit 2) through a copy of configs/runs/air_16_4_4.yaml.
 
+    nextqa_oe_val_hvp joins only when lmms-eval's WUPS scorer can run here (pywsd + NLTK data): without
+    it, its prompt hook stops the whole run on purpose (test_nextqa_oe_prompt_checks_...).
+    """
+    from air.demo import build_tiny_models
+    from air.traces import load_traces
+
+    tmp_path = tmp_path_factory.mktemp("e2e")
     pretrained, clip = build_tiny_models(tmp_path / "tiny")
     tasks = [t for t in TASKS if t != "nextqa_oe_val_hvp" or _wups_scoring_available()]
     output = tmp_path / "out"
@@ -362,43 +368,57 @@ def test_every_hvp_task_runs_end_to_end_through_a_run_config(standin, tmp_path):
                          {"HF_HOME": str(standin["hf_home"]), "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
                           "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from air.traces import load_traces
+    return {"tasks": tasks, "output": output, "results": results_of(output), "traces": load_traces(output / "traces"),
+            "log": proc.stdout[-3000:] + proc.stderr[-3000:]}
 
-    results = results_of(output)
-    traces = load_traces(output / "traces")
+
+def _check_task_run(run: dict, standin: dict, task: str) -> None:
+    """The task's metric is in the results file and each sample carries its selection summary."""
+    metric = TASKS[task][3]
+    task_results = run["results"]["results"].get(task)
+    assert task_results, f"{task} missing from results: {sorted(run['results']['results'])}\n{run['log']}"
+    assert isinstance(task_results[f"{metric},none"], (int, float)), (task, task_results)
+    samples = sorted(samples_of(run["output"], task), key=lambda s: s["doc_id"])
+    assert [s["doc_id"] for s in samples] == [0, 1], task
+    good = []
+    for sample in samples:
+        assert metric in sample, (task, sorted(sample))
+        summary = sample["air_selection"]
+        assert isinstance(summary, dict) and summary["method"] == "air", (task, summary)
+        if task == "mlvu_test_hvp" and sample["doc_id"] == 1:
+            assert "MissingVideoError" in summary["error"] and "tutorialQA_9.mp4" in summary["error"]
+            assert sample["filtered_resps"] == ""
+            continue
+        assert not summary.get("error"), (task, summary)
+        assert SUMMARY_KEYS <= set(summary), (task, sorted(summary))
+        # the video lmms-eval's own task would read: the layout under HF_HOME, through benchmark_utils
+        video_file = standin["data"][TASKS[task][0]]["video_files"][sample["doc_id"]]
+        trace = run["traces"][f"{task}::{sample['doc_id']}"]
+        assert trace["video"] == str(standin["hf_home"] / video_file), (task, trace["video"])
+        assert trace["n_frames"] == standin["video_frames"][video_file]
+        frames = summary["frame_indices"]
+        assert frames == trace["frame_indices"] and summary["n_analyzed"] == trace["n_analyzed"]
+        assert frames == sorted(set(frames)) and 0 < len(frames) <= summary["budget"] <= 8, (task, summary)
+        assert max(frames) < trace["n_frames"]
+        assert len(summary["timestamps_s"]) == len(frames)
+        assert summary["n_analyzed"] <= 4 * 2, "FAST_ARGS: 4 candidates x 2 rounds"
+        good.append(len(frames))
+    assert task_results["air_selection,none"] == pytest.approx(sum(good) / len(good)), task
+
+
+@pytest.mark.slow
+def test_every_hvp_task_runs_end_to_end_through_a_run_config(e2e_run, standin):
+    results = e2e_run["results"]
     assert results["config"]["model"] == "hvp" and "preset=efficient_16_4_4" in results["config"]["model_args"]
-    log = proc.stdout[-3000:] + proc.stderr[-3000:]
-    for task in tasks:
-        metric = TASKS[task][3]
-        task_results = results["results"].get(task)
-        assert task_results, f"{task} missing from results: {sorted(results['results'])}\n{log}"
-        value = task_results[f"{metric},none"]
-        assert isinstance(value, (int, float)), (task, value)
-        samples = sorted(samples_of(output, task), key=lambda s: s["doc_id"])
-        assert [s["doc_id"] for s in samples] == [0, 1], task
-        good = []
-        for sample in samples:
-            assert metric in sample, (task, sorted(sample))
-            summary = sample["air_selection"]
-            assert isinstance(summary, dict) and summary["method"] == "air", (task, summary)
-            if task == "mlvu_test_hvp" and sample["doc_id"] == 1:
-                assert "MissingVideoError" in summary["error"] and "tutorialQA_9.mp4" in summary["error"]
-                assert sample["filtered_resps"] == ""
-                continue
-            assert not summary.get("error"), (task, summary)
-            assert SUMMARY_KEYS <= set(summary), (task, sorted(summary))
-            # the video lmms-eval's own task would read: the layout under HF_HOME, through benchmark_utils
-            video_file = standin["data"][TASKS[task][0]]["video_files"][sample["doc_id"]]
-            trace = traces[f"{task}::{sample['doc_id']}"]
-            assert trace["video"] == str(standin["hf_home"] / video_file), (task, trace["video"])
-            assert trace["n_frames"] == standin["video_frames"][video_file]
-            frames = summary["frame_indices"]
-            assert frames == trace["frame_indices"] and summary["n_analyzed"] == trace["n_analyzed"]
-            assert frames == sorted(set(frames)) and 0 < len(frames) <= summary["budget"] <= 8, (task, summary)
-            assert max(frames) < trace["n_frames"]
-            assert len(summary["timestamps_s"]) == len(frames)
-            assert summary["n_analyzed"] <= 4 * 2, "FAST_ARGS: 4 candidates x 2 rounds"
-            good.append(len(frames))
-        assert task_results["air_selection,none"] == pytest.approx(sum(good) / len(good)), task
-    inputs = {s["doc_id"]: s["input"] for s in samples_of(output, "videomme_w_subtitle_hvp")}
-    assert all("subtitles are listed" not in text and text.endswith("The best answer is:") for text in inputs.values())
+    for task in TASKS:
+        if task != "nextqa_oe_val_hvp":
+            _check_task_run(e2e_run, standin, task)
+    inputs = [s["input"] for s in samples_of(e2e_run["output"], "videomme_w_subtitle_hvp")]
+    assert all("subtitles are listed" not in text and text.endswith("The best answer is:") for text in inputs)
+
+
+@pytest.mark.slow
+def test_nextqa_oe_task_runs_end_to_end_when_wups_can_score(e2e_run, standin):
+    if "nextqa_oe_val_hvp" not in e2e_run["tasks"]:
+        pytest.skip("lmms-eval's WUPS scorer needs pywsd and NLTK data, not installed here")
+    _check_task_run(e2e_run, standin, "nextqa_oe_val_hvp")

@@ -422,3 +422,40 @@ def test_nextqa_oe_task_runs_end_to_end_when_wups_can_score(e2e_run, standin):
     if "nextqa_oe_val_hvp" not in e2e_run["tasks"]:
         pytest.skip("lmms-eval's WUPS scorer needs pywsd and NLTK data, not installed here")
     _check_task_run(e2e_run, standin, "nextqa_oe_val_hvp")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_selection_summary_reaches_the_samples_file_from_every_rank(standin, tmp_path):
+    """Two processes: each rank scores the docs it answered, so each sample still gets its summary."""
+    from air.demo import build_tiny_models
+
+    pretrained, clip = build_tiny_models(tmp_path / "tiny")
+    output = tmp_path / "out"
+    model_args = f"pretrained={pretrained},clip_model={clip},{FAST_ARGS},trace_dir={output / 'traces'}"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                "--master_port", str(_free_port()), "-m", "lmms_eval"]
+    proc = run_lmms_eval(
+        ["--model", "hvp", "--model_args", model_args, "--tasks", "egoschema_subset_hvp",
+         "--include_path", str(standin["tasks_dir"]), "--batch_size", "1", "--limit", "2",
+         "--output_path", str(output), "--log_samples"],
+        {"HF_HOME": str(standin["hf_home"]), "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+         "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true"},
+        launcher=launcher,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (output / "traces").glob("traces_rank*.jsonl")) == [
+        "traces_rank0.jsonl", "traces_rank1.jsonl"], "one doc per rank"
+    samples = sorted(samples_of(output, "egoschema_subset_hvp"), key=lambda s: s["doc_id"])
+    assert [s["doc_id"] for s in samples] == [0, 1]
+    for sample in samples:
+        summary = sample["air_selection"]
+        assert summary and summary["method"] == "air" and summary["frame_indices"] and not summary.get("error"), sample
+    assert isinstance(results_of(output)["results"]["egoschema_subset_hvp"]["score,none"], float)

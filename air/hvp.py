@@ -191,6 +191,7 @@ class HVP(lmms):
         doc = None
         try:
             doc = self.task_dict[task][split][doc_id]
+            record["question_id"] = _question_id(doc)
             video = _video_path(doc_to_visual(doc))
             record["video"] = video
             question, options = self._question_options(task, doc, context)
@@ -259,6 +260,22 @@ class HVP(lmms):
             return mme_utils.subtitle_prompt(doc, list(selection.timestamps_s))
 
         return with_subtitles
+
+
+#: Dataset fields that identify a question (Video-MME question_id, MLVU/LongVideoBench ids, NExT-QA qid).
+QUESTION_ID_FIELDS = ("question_id", "qid", "uid", "id")
+
+
+def _question_id(doc) -> str | None:
+    """The dataset's own id of the question, for exports that must match other methods' selections."""
+    for key in QUESTION_ID_FIELDS:
+        try:
+            value = doc[key]
+        except (KeyError, TypeError, IndexError):
+            continue
+        if value is not None and str(value) != "":
+            return str(value)
+    return None
 
 
 def _video_path(visuals) -> str:

@@ -70,7 +70,7 @@ def test_hvp_cli_end_to_end(tmp_path, tiny, videos):
     good, _ = videos
     include = write_task(tmp_path / "task", "air_t_good", _docs(good))
     output = tmp_path / "out"
-    proc = run_lmms_eval(_args(tiny, "air_t_good", include, output), {"AIR_CLIP_CACHE_DIR": str(tmp_path / "cc")})
+    proc = run_lmms_eval(_args(tiny, "air_t_good", include, output))
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = results_of(output)
     assert "accuracy,none" in results["results"]["air_t_good"], results["results"]
@@ -82,13 +82,19 @@ def test_hvp_cli_end_to_end(tmp_path, tiny, videos):
         assert record["n_analyzed"] <= 4 * 2
         assert record["task"] == "air_t_good" and "answer" in record
         assert record["config"]["max_rounds"] == 2
-    # second run on the same videos: every frame feature comes from the persistent cache
+        assert record["question_id"] == f"d{record['doc_id']}"
+    # export the selections, then replay them through lmms-eval: the same frames, no selection run
+    from air.selection_io import export_selections
+
+    selections = tmp_path / "selections.json"
+    assert export_selections(traces.values(), selections) == 3
     output2 = tmp_path / "out2"
-    proc = run_lmms_eval(_args(tiny, "air_t_good", include, output2), {"AIR_CLIP_CACHE_DIR": str(tmp_path / "cc")})
+    proc = run_lmms_eval(_args(tiny, "air_t_good", include, output2, f"selection_file={selections}"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    again = _check_traces(output2, 3)
-    assert all(r["clip_frames_encoded"] == 0 and r["clip_frames_from_cache"] > 0 for r in again.values())
-    assert [again[i]["frame_indices"] for i in range(3)] == [traces[i]["frame_indices"] for i in range(3)]
+    replayed = _check_traces(output2, 3)
+    for i in range(3):
+        assert replayed[i]["frame_indices"] == traces[i]["frame_indices"]
+        assert replayed[i]["replayed_from"] == str(selections) and "rounds" not in replayed[i]
 
 
 def test_hvp_cli_broken_video_is_isolated(tmp_path, tiny, videos):

@@ -57,3 +57,14 @@ def test_hvp_resume_only_skips_its_own_method(tmp_path):
     model = HVP.__new__(HVP)  # only the resume bookkeeping is under test
     model.traces, model.method_name = TraceWriter(tmp_path, rank=1), "air"
     assert set(model._previous_traces()) == {"t::0"}
+
+
+def test_question_id_from_dataset_fields():
+    import pytest
+
+    pytest.importorskip("lmms_eval")
+    from air.hvp import _question_id
+
+    assert _question_id({"question_id": "001-1", "id": 7}) == "001-1"
+    assert _question_id({"qid": 3}) == "3"
+    assert _question_id({"video": "x"}) is None

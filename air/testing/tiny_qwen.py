@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from air.testing.tiny_tokenizer import train_bpe_tokenizer
+
 SEED = 0
 HIDDEN = 64
 LAYERS = 2
 HEADS = 4
 HEAD_DIM = HIDDEN // HEADS  # 16: the three mrope sections below sum to HEAD_DIM // 2 = 8
 MROPE_SECTION = [4, 2, 2]
-VOCAB_TARGET = 400
 # Wider than the 0.02 of real checkpoints so that random outputs depend visibly on the image: the
 # batched-versus-one-by-one tests then compare different texts per frame, not one repeated string.
 INIT_STD = 0.2
@@ -30,13 +31,6 @@ QWEN2_SPECIAL_TOKENS = (
 )
 #: Qwen3-VL adds tool-call and thinking markers to the same set.
 QWEN3_EXTRA_TOKENS = ("<tool_call>", "</tool_call>", "<think>", "</think>")
-
-# Pre-tokenizer split in the spirit of Qwen's: letters in words, every digit alone, punctuation runs,
-# newlines, spaces. Digits alone matter: the "logits" analysis mode reads the ids of "1".."5".
-_SPLIT_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
-    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 
 _TRAINING_TEXT = (
     "You are a helpful assistant. Rate how useful this single frame is for answering the question.\n"
@@ -75,33 +69,8 @@ def _chat_template(default_system: str) -> str:
 
 
 def _build_tokenizer(special_tokens: tuple[str, ...], chat_template: str):
-    """A byte-level BPE (about VOCAB_TARGET entries) trained in ~0.1 s, as a PreTrainedTokenizerFast."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_SPLIT_PATTERN), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_TARGET,
-        special_tokens=list(special_tokens),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator([_TRAINING_TEXT] * 4, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        padding_side="left",
-        chat_template=chat_template,
-        model_max_length=32768,
-    )
+    """The shared tiny BPE tokenizer (tiny_tokenizer.py) trained on this module's text, with `chat_template`."""
+    return train_bpe_tokenizer([_TRAINING_TEXT] * 4, special_tokens, chat_template=chat_template)
 
 
 def _token_ids(tokenizer) -> dict:

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from air.testing.tiny_tokenizer import train_bpe_tokenizer
+
 SEED = 0
 
 # Qwen2-style chat tokens, shared by InternVL3 and LLaVA-OneVision (both use Qwen2 language models).
 _CHAT_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-
-# Pre-tokenisation close to Qwen2's: digits one by one, words with one optional leading non-letter.
-_QWEN_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
 
 _CORPUS = [
     "You are given one frame of a video and a question about the video.",
@@ -60,33 +56,8 @@ _LLAVA_OV_CHAT_TEMPLATE = (
 
 
 def _train_tokenizer(special_tokens: list[str], named_tokens: dict[str, str]):
-    """A byte-level BPE tokenizer (vocab ~400) with the given special tokens, as PreTrainedTokenizerFast."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(_QWEN_SPLIT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=special_tokens,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(_CORPUS, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        extra_special_tokens=named_tokens,
-        padding_side="left",
-        model_max_length=32768,
-    )
+    """The shared tiny BPE tokenizer (tiny_tokenizer.py) trained on _CORPUS, placeholders named for the processor."""
+    return train_bpe_tokenizer(_CORPUS, special_tokens, named_tokens=named_tokens)
 
 
 def _qwen2_text_config(vocab_size: int, eos_id: int, pad_id: int) -> dict:

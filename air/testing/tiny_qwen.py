@@ -99,15 +99,53 @@ def _text_config(tokenizer, ids: dict, **extra) -> dict:
     )
 
 
-def _save(out_dir: str | Path, config, model_cls, tokenizer, processor) -> Path:
-    """Seeded weights + generation config + processor, written to out_dir."""
+def _rope(**extra) -> dict:
+    """Multimodal rope settings of the text tower (mrope sections sum to HEAD_DIM // 2)."""
+    return {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": MROPE_SECTION, **extra}
+
+
+def _small_sizes(factor: int) -> dict:
+    """Per-frame pixel budget of the tiny processors: 2x2 to 4x4 merged patches (4..16 tokens)."""
+    return {"shortest_edge": 4 * factor * factor, "longest_edge": 16 * factor * factor}
+
+
+def _build(
+    out_dir: str | Path,
+    *,
+    prefix: str,
+    processor_name: str,
+    special_tokens: tuple[str, ...],
+    default_system: str,
+    text_extra: dict,
+    vision_config: dict,
+    image_processor,
+    video_processor,
+) -> Path:
+    """Write one tiny Qwen-VL family checkpoint to out_dir; the family is named by its class prefix.
+
+    prefix: transformers' class prefix ("Qwen2VL", "Qwen2_5_VL", "Qwen3VL", "Qwen3VLMoe") of the
+    `<prefix>Config` and `<prefix>ForConditionalGeneration` classes; processor_name: the processor class.
+    Weights are seeded with SEED, so two builds give identical files.
+    """
     import torch
+    import transformers
     from transformers import GenerationConfig
 
+    tokenizer = _build_tokenizer(special_tokens, _chat_template(default_system))
+    ids = _token_ids(tokenizer)
+    config = getattr(transformers, f"{prefix}Config")(
+        text_config=_text_config(tokenizer, ids, **text_extra),
+        vision_config=vision_config,
+        **{k: v for k, v in ids.items() if k.endswith("token_id")},
+    )
+    processor = getattr(transformers, processor_name)(
+        image_processor=image_processor, video_processor=video_processor,
+        tokenizer=tokenizer, chat_template=tokenizer.chat_template,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
-    model = model_cls(config).eval()
+    model = getattr(transformers, f"{prefix}ForConditionalGeneration")(config).eval()
     model.generation_config = GenerationConfig(
         eos_token_id=config.text_config.eos_token_id, pad_token_id=config.text_config.pad_token_id,
         do_sample=False,
@@ -117,94 +155,56 @@ def _save(out_dir: str | Path, config, model_cls, tokenizer, processor) -> Path:
     return out
 
 
-def _small_sizes(factor: int) -> dict:
-    """Per-frame pixel budget of the tiny processors: 2x2 to 4x4 merged patches (4..16 tokens)."""
-    return {"shortest_edge": 4 * factor * factor, "longest_edge": 16 * factor * factor}
+def _qwen2_processors() -> dict:
+    """Image and video processors of Qwen2-VL and Qwen2.5-VL (patch 14, merge 2: factor 28)."""
+    from transformers import Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    sizes = _small_sizes(28)
+    return {"image_processor": Qwen2VLImageProcessor(size=dict(sizes)),
+            "video_processor": Qwen2VLVideoProcessor(size=dict(sizes))}
 
 
 def build_tiny_qwen2_vl(out_dir: str | Path) -> Path:
     """Write a tiny Qwen2-VL checkpoint (hidden 64, 2 layers, 4 heads, vision depth 2) to out_dir."""
-    from transformers import (
-        Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor, Qwen2VLProcessor,
-        Qwen2VLVideoProcessor,
-    )
-
-    tokenizer = _build_tokenizer(QWEN2_SPECIAL_TOKENS, _chat_template("You are a helpful assistant."))
-    ids = _token_ids(tokenizer)
-    config = Qwen2VLConfig(
-        text_config=_text_config(
-            tokenizer, ids, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                             "mrope_section": MROPE_SECTION},
-        ),
+    return _build(
+        out_dir, prefix="Qwen2VL", processor_name="Qwen2VLProcessor",
+        special_tokens=QWEN2_SPECIAL_TOKENS, default_system="You are a helpful assistant.",
+        text_extra={"rope_parameters": _rope()},
         vision_config=dict(depth=2, embed_dim=32, hidden_size=HIDDEN, num_heads=2, mlp_ratio=2,
                            initializer_range=INIT_STD, patch_size=14, spatial_merge_size=2,
                            temporal_patch_size=2),
-        **{k: v for k, v in ids.items() if k.endswith("token_id")},
+        **_qwen2_processors(),
     )
-    sizes = _small_sizes(28)
-    processor = Qwen2VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=dict(sizes)),
-        video_processor=Qwen2VLVideoProcessor(size=dict(sizes)),
-        tokenizer=tokenizer, chat_template=tokenizer.chat_template,
-    )
-    return _save(out_dir, config, Qwen2VLForConditionalGeneration, tokenizer, processor)
 
 
 def build_tiny_qwen2_5_vl(out_dir: str | Path) -> Path:
     """Write a tiny Qwen2.5-VL checkpoint (hidden 64, 2 layers, 4 heads, vision depth 2) to out_dir."""
-    from transformers import (
-        Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
-
-    tokenizer = _build_tokenizer(QWEN2_SPECIAL_TOKENS, _chat_template("You are a helpful assistant."))
-    ids = _token_ids(tokenizer)
-    config = Qwen2_5_VLConfig(
-        text_config=_text_config(
-            tokenizer, ids, rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                             "mrope_section": MROPE_SECTION},
-        ),
+    return _build(
+        out_dir, prefix="Qwen2_5_VL", processor_name="Qwen2_5_VLProcessor",
+        special_tokens=QWEN2_SPECIAL_TOKENS, default_system="You are a helpful assistant.",
+        text_extra={"rope_parameters": _rope()},
         vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           initializer_range=INIT_STD,
-                           out_hidden_size=HIDDEN, patch_size=14, spatial_merge_size=2,
-                           temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1],
-                           tokens_per_second=2),
-        **{k: v for k, v in ids.items() if k.endswith("token_id")},
+                           initializer_range=INIT_STD, out_hidden_size=HIDDEN, patch_size=14,
+                           spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                           fullatt_block_indexes=[1], tokens_per_second=2),
+        **_qwen2_processors(),
     )
-    sizes = _small_sizes(28)
-    processor = Qwen2_5_VLProcessor(
-        image_processor=Qwen2VLImageProcessor(size=dict(sizes)),
-        video_processor=Qwen2VLVideoProcessor(size=dict(sizes)),
-        tokenizer=tokenizer, chat_template=tokenizer.chat_template,
-    )
-    return _save(out_dir, config, Qwen2_5_VLForConditionalGeneration, tokenizer, processor)
 
 
 def _build_qwen3(out_dir: str | Path, moe: bool) -> Path:
     """Tiny Qwen3-VL, dense or mixture-of-experts (4 experts, 2 per token), written to out_dir."""
-    import transformers
-    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
+    from transformers import Qwen2VLImageProcessor, Qwen3VLVideoProcessor
 
-    prefix = "Qwen3VLMoe" if moe else "Qwen3VL"
-    tokenizer = _build_tokenizer(QWEN2_SPECIAL_TOKENS + QWEN3_EXTRA_TOKENS, _chat_template(""))
-    ids = _token_ids(tokenizer)
     experts = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": HIDDEN} if moe else {}
-    config = getattr(transformers, f"{prefix}Config")(
-        text_config=_text_config(
-            tokenizer, ids, head_dim=HEAD_DIM,
-            rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                             "mrope_section": MROPE_SECTION, "mrope_interleaved": True},
-            **experts,
-        ),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
-                           initializer_range=INIT_STD,
-                           out_hidden_size=HIDDEN, patch_size=16, spatial_merge_size=2,
-                           temporal_patch_size=2, num_position_embeddings=64,
-                           deepstack_visual_indexes=[1]),
-        **{k: v for k, v in ids.items() if k.endswith("token_id")},
-    )
     sizes = _small_sizes(32)
-    processor = Qwen3VLProcessor(
+    return _build(
+        out_dir, prefix="Qwen3VLMoe" if moe else "Qwen3VL", processor_name="Qwen3VLProcessor",
+        special_tokens=QWEN2_SPECIAL_TOKENS + QWEN3_EXTRA_TOKENS, default_system="",
+        text_extra={"head_dim": HEAD_DIM, "rope_parameters": _rope(mrope_interleaved=True), **experts},
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2,
+                           initializer_range=INIT_STD, out_hidden_size=HIDDEN, patch_size=16,
+                           spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[1]),
         image_processor=Qwen2VLImageProcessor(
             size=dict(sizes), patch_size=16, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5]
         ),
@@ -212,10 +212,7 @@ def _build_qwen3(out_dir: str | Path, moe: bool) -> Path:
         video_processor=Qwen3VLVideoProcessor(
             size={"shortest_edge": sizes["shortest_edge"], "longest_edge": 64 * sizes["longest_edge"]}
         ),
-        tokenizer=tokenizer, chat_template=tokenizer.chat_template,
     )
-    model_cls = getattr(transformers, f"{prefix}ForConditionalGeneration")
-    return _save(out_dir, config, model_cls, tokenizer, processor)
 
 
 def build_tiny_qwen3_vl(out_dir: str | Path) -> Path:

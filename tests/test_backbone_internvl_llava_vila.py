@@ -23,28 +23,18 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from backbone_helpers import pixels_sent, shaded_frames, spy_generate, with_options
 
+from air.base_models.base import LoadOptions
 from air.Process_Utils.process_messages import (
     ANALYSIS_INSTRUCTIONS,
     FrameScore,
     build_analysis_prompt,
     parse_analysis_output,
 )
-from air.base_models.base import LoadOptions
 
 MAX_NEW = 8
 QUERY = "What is the person holding?\nOptions:\nA. a cup\nB. a phone\nC. a book\nD. a ball"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models on a shared 2-core machine run several times faster on one thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
@@ -61,15 +51,7 @@ def tiny_llava_ov_dir(tmp_path_factory):
     return build_tiny_llava_onevision(tmp_path_factory.mktemp("tiny-llava-ov"))
 
 
-def _frames(n: int, height: int = 48, width: int = 64) -> np.ndarray:
-    """Deterministic, visibly different frames: uint8 (n, height, width, 3)."""
-    rng = np.random.default_rng(7)
-    base = rng.integers(0, 256, size=(n, height, width, 3), dtype=np.uint8)
-    shade = np.linspace(0, 255, n, dtype=np.float64)[:, None, None, None]
-    return ((base.astype(np.float64) * 0.5 + shade * 0.5)).astype(np.uint8)
-
-
-FRAMES12 = _frames(12)
+FRAMES12 = shaded_frames(12)
 TIMES12 = np.arange(12, dtype=np.float64) * 1.5
 
 
@@ -86,14 +68,6 @@ def adapter(request, tiny_internvl_dir, tiny_llava_ov_dir):
     path = {"internvl": tiny_internvl_dir, "llava_ov": tiny_llava_ov_dir}[request.param]
     options = LoadOptions(device="cpu", analysis_batch_size=12, analysis_max_new_tokens=MAX_NEW)
     return _family(request.param).from_pretrained(str(path), options)
-
-
-def _with_options(adapter, **changes):
-    """The same loaded model and processor behind other LoadOptions (no reload)."""
-    import dataclasses
-
-    return type(adapter)(adapter.model, adapter.processor, dataclasses.replace(adapter.options, **changes),
-                         adapter.pretrained)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +94,7 @@ def test_analyze_twelve_frames_gives_twelve_wellformed_scores(batched_scores):
 
 def test_batched_analysis_equals_one_by_one_and_chunks_of_five(adapter, batched_scores, tiny_internvl_dir,
                                                                 tiny_llava_ov_dir):
-    one_by_one = _with_options(adapter, analysis_batch_size=1).analyze(FRAMES12, TIMES12, QUERY)
+    one_by_one = with_options(adapter, analysis_batch_size=1).analyze(FRAMES12, TIMES12, QUERY)
     assert [fs.raw for fs in one_by_one] == [fs.raw for fs in batched_scores]
     path = tiny_internvl_dir if adapter.name == "internvl3" else tiny_llava_ov_dir
     fives = type(adapter).from_pretrained(
@@ -130,21 +104,17 @@ def test_batched_analysis_equals_one_by_one_and_chunks_of_five(adapter, batched_
 
 
 def test_analysis_chunks_follow_batch_size(adapter, monkeypatch):
-    sizes = []
-    original = adapter.model.generate
-
-    def spy(**kwargs):
-        sizes.append(int(kwargs["input_ids"].shape[0]))
-        return original(**kwargs)
-
-    monkeypatch.setattr(adapter.model, "generate", spy)
-    out = _with_options(adapter, analysis_batch_size=5).analyze(FRAMES12, TIMES12, QUERY)
-    assert sizes == [5, 5, 2] and len(out) == 12
+    spy = spy_generate(monkeypatch, adapter)
+    out = with_options(adapter, analysis_batch_size=5).analyze(FRAMES12, TIMES12, QUERY)
+    assert [call["batch"] for call in spy.calls] == [5, 5, 2] and len(out) == 12
 
 
 def test_left_padded_prompts_of_different_lengths_match_single_runs(adapter):
     """Real left padding (rows of different lengths): each row's generation equals its unpadded run."""
-    from air.base_models.utils.hf_generation import analysis_generate_kwargs, generate_new_text
+    from air.base_models.utils.hf_generation import (
+        analysis_generate_kwargs,
+        generate_new_text,
+    )
 
     prompts = [build_analysis_prompt("Short?"), build_analysis_prompt(QUERY + " " + "and why " * 12)]
     frames = FRAMES12[[2, 9]]
@@ -176,16 +146,10 @@ def test_analysis_prompt_has_one_image_the_rubric_and_the_query(adapter):
 
 
 def test_answer_sends_the_frames_as_one_video_and_returns_a_string(adapter, monkeypatch):
-    seen = {}
-    original = adapter.model.generate
-
-    def spy(**kwargs):
-        seen.update(kwargs)
-        return original(**kwargs)
-
-    monkeypatch.setattr(adapter.model, "generate", spy)
+    spy = spy_generate(monkeypatch, adapter)
     frames, times = FRAMES12[:8], TIMES12[:8]
     out = adapter.answer(frames, times, "Answer with the letter.", {"max_new_tokens": 6, "temperature": 0})
+    seen = spy.calls[-1]["kwargs"]
     assert isinstance(out, str)
     assert seen["max_new_tokens"] == 6 and seen["do_sample"] is False
     if adapter.name == "internvl3":
@@ -203,23 +167,16 @@ def test_answer_sends_the_frames_as_one_video_and_returns_a_string(adapter, monk
 
 
 def test_answer_puts_frames_in_time_order(adapter, monkeypatch):
-    seen = {}
-    original = adapter.model.generate
-
-    def spy(**kwargs):
-        seen["pixels"] = kwargs.get("pixel_values_videos", kwargs.get("pixel_values")).clone()
-        return original(**kwargs)
-
-    monkeypatch.setattr(adapter.model, "generate", spy)
+    spy = spy_generate(monkeypatch, adapter)
     order = np.array([3, 0, 2, 1])
     adapter.answer(FRAMES12[order], TIMES12[order], "Q", {"max_new_tokens": 1})
-    shuffled = seen["pixels"]
     adapter.answer(FRAMES12[:4], TIMES12[:4], "Q", {"max_new_tokens": 1})
-    assert np.array_equal(shuffled.numpy(), seen["pixels"].numpy())
+    shuffled, ordered = (pixels_sent(call["kwargs"]) for call in spy.calls)
+    assert np.array_equal(shuffled.numpy(), ordered.numpy())
 
 
 def test_logits_mode_reads_digit_distribution(adapter):
-    logit_adapter = _with_options(adapter, analysis_mode="logits")
+    logit_adapter = with_options(adapter, analysis_mode="logits")
     scores = logit_adapter.analyze(FRAMES12[:5], TIMES12[:5], QUERY)
     assert len(scores) == 5
     for fs in scores:
@@ -229,7 +186,7 @@ def test_logits_mode_reads_digit_distribution(adapter):
         probs = [float(p) for p in fs.raw[fs.raw.index("[") + 1 : -1].split(",")]
         assert abs(sum(probs) - 1.0) < 0.01 and probs.index(max(probs)) + 1 == fs.score
     # Chunked forward passes give the same read-out (floating point: compare to 3 decimals).
-    chunked = _with_options(logit_adapter, analysis_batch_size=2).analyze(FRAMES12[:5], TIMES12[:5], QUERY)
+    chunked = with_options(logit_adapter, analysis_batch_size=2).analyze(FRAMES12[:5], TIMES12[:5], QUERY)
     assert [fs.score for fs in chunked] == [fs.score for fs in scores]
     assert [fs.reason for fs in chunked] == [fs.reason for fs in scores]
 
@@ -288,13 +245,13 @@ def test_bad_frames_and_mode_are_rejected_with_clear_messages(adapter):
     with pytest.raises(ValueError, match=r"Expected uint8 \(N>=1, H, W, 3\)"):
         adapter.answer(FRAMES12[:0], TIMES12[:0], "Q")
     with pytest.raises(ValueError, match="Invalid analysis_batch_size: 0. Expected an int >= 1."):
-        _with_options(adapter, analysis_batch_size=0).analyze(FRAMES12[:1], TIMES12[:1], QUERY)
+        with_options(adapter, analysis_batch_size=0).analyze(FRAMES12[:1], TIMES12[:1], QUERY)
     with pytest.raises(ValueError, match="dtype float32"):
         adapter.analyze(FRAMES12[:2].astype(np.float32), TIMES12[:2], QUERY)
     with pytest.raises(ValueError, match="3 values for 2 frames"):
         adapter.answer(FRAMES12[:2], TIMES12[:3], "Q")
     with pytest.raises(ValueError, match="Invalid analysis_mode .*'beam'"):
-        _with_options(adapter, analysis_mode="beam").analyze(FRAMES12[:1], TIMES12[:1], QUERY)
+        with_options(adapter, analysis_mode="beam").analyze(FRAMES12[:1], TIMES12[:1], QUERY)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -386,7 +343,13 @@ def test_internvl_tile_image_cuts_row_major_and_adds_thumbnail():
 
 
 def test_internvl_pixel_values_and_prompts():
-    from air.base_models.InternVL3 import IMAGENET_MEAN, IMAGENET_STD, image_question, tiles_to_pixel_values, video_question
+    from air.base_models.InternVL3 import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        image_question,
+        tiles_to_pixel_values,
+        video_question,
+    )
 
     pixels = tiles_to_pixel_values(np.full((2, 4, 4, 3), 255, dtype=np.uint8))
     assert tuple(pixels.shape) == (2, 3, 4, 4)
@@ -422,7 +385,7 @@ def test_internvl_remote_code_adapter_with_faked_model_layer():
     fake = _FakeInternVLChatModel()
     backbone = _RemoteInternVL(fake, None, LoadOptions(analysis_batch_size=5, analysis_max_new_tokens=9),
                                "OpenGVLab/InternVL3-8B")
-    frames = _frames(7, 16, 16)
+    frames = shaded_frames(7, 16, 16)
     scores = backbone.analyze(frames, np.arange(7.0), QUERY)
     assert [c[0] for c in fake.calls] == ["batch_chat", "batch_chat"]
     assert [len(c[2]) for c in fake.calls] == [5, 2]

@@ -8,12 +8,12 @@ mechanics (batching, padding, prompts, timestamps, gen_kwargs), not answer quali
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import sys
 
 import numpy as np
 import pytest
+from backbone_helpers import make_frames, spy_generate, with_options
 
 from air.base_models.base import LoadOptions
 from air.base_models.Qwen2_5VL import Qwen2_5VL
@@ -37,17 +37,6 @@ FAMILIES = {
 QUERY = "What does the man hold?\nOptions:\nA. a cup\nB. a phone"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models run about 10x faster on one thread when the shared cores are busy (no spin-waits)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="session")
 def tiny_qwen_dirs(tmp_path_factory) -> dict:
     """family -> checkpoint directory of its tiny model, built once per test session."""
@@ -65,38 +54,6 @@ def loaded(tiny_qwen_dirs) -> dict:
 @pytest.fixture(params=sorted(FAMILIES))
 def family(request) -> str:
     return request.param
-
-
-def with_options(backbone, **changes):
-    """The same loaded model and processor behind new options (no reload)."""
-    options = dataclasses.replace(backbone.options, **changes)
-    return type(backbone)(backbone.model, backbone.processor, options, backbone.pretrained)
-
-
-def make_frames(n: int, height: int = 60, width: int = 80, seed: int = 0) -> np.ndarray:
-    """Distinct random RGB frames, uint8 (n, height, width, 3)."""
-    return np.random.default_rng(seed).integers(0, 256, size=(n, height, width, 3), dtype=np.uint8)
-
-
-class GenerateSpy:
-    """Wraps model.generate: records the batch size, keyword arguments and new-token count of each call."""
-
-    def __init__(self, generate):
-        self.generate = generate
-        self.calls: list[dict] = []
-
-    def __call__(self, **kwargs):
-        out = self.generate(**kwargs)
-        prompt_len = kwargs["input_ids"].shape[1]
-        self.calls.append({"batch": int(kwargs["input_ids"].shape[0]), "kwargs": kwargs,
-                           "new_tokens": int(out.shape[1] - prompt_len)})
-        return out
-
-
-def spy_generate(monkeypatch, backbone) -> GenerateSpy:
-    spy = GenerateSpy(backbone.model.generate)
-    monkeypatch.setattr(backbone.model, "generate", spy)
-    return spy
 
 
 # ---------------------------------------------------------------------------------------------- loading

@@ -6,7 +6,7 @@ Shared by the tiny Qwen-VL builders (tiny_qwen.py) and the tiny InternVL / LLaVA
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 #: Target vocabulary size of the trained BPE (special tokens included).
 VOCAB_TARGET = 400

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from backbone_helpers import make_frames, spy_generate, with_options
+from backbone_helpers import make_frames, pixels_sent, spy_generate, with_options
 
 from air.base_models.base import LoadOptions
 from air.base_models.Qwen2_5VL import Qwen2_5VL
@@ -99,7 +99,7 @@ def test_checkpoint_of_another_family_is_rejected(tiny_qwen_dirs):
 
 @pytest.mark.parametrize(
     ("changes", "message"),
-    [({"analysis_mode": "beam"}, "Invalid analysis_mode: 'beam'"),
+    [({"analysis_mode": "beam"}, "Invalid analysis_mode for Qwen2-VL: 'beam'"),
      ({"analysis_batch_size": 0}, "Invalid analysis_batch_size: 0"),
      ({"min_pixels": 5000, "max_pixels": 4000}, "Invalid pixel budget: min_pixels=5000, max_pixels=4000")],
 )
@@ -144,7 +144,7 @@ def test_analyze_honours_max_new_tokens_and_greedy(loaded, monkeypatch):
 def test_analyze_no_frames_and_bad_input(loaded):
     backbone = loaded["qwen2_vl"]
     assert backbone.analyze(np.zeros((0, 56, 56, 3), np.uint8), [], QUERY) == []
-    with pytest.raises(ValueError, match="2 frames but 3 timestamps"):
+    with pytest.raises(ValueError, match="3 values for 2 frames"):
         backbone.analyze(make_frames(2), [0.0, 1.0, 2.0], QUERY)
     with pytest.raises(ValueError, match=r"Expected uint8 \(N, H, W, 3\)"):
         backbone.analyze(make_frames(2).astype(np.float32), [0.0, 1.0], QUERY)
@@ -157,7 +157,8 @@ def test_logits_mode_scores_every_frame_and_batches_exactly(loaded, family):
     assert len(results) == 7
     for result in results:
         assert result.score in {1, 2, 3, 4, 5}
-        probs = np.array([float(p) for p in result.raw.removeprefix("p(1..5)=").split(",")])
+        assert result.raw.startswith("p(1..5)=[") and result.raw.endswith("]"), result.raw
+        probs = np.array([float(p) for p in result.raw.removeprefix("p(1..5)=[").removesuffix("]").split(",")])
         assert probs.shape == (5,) and abs(probs.sum() - 1.0) < 1e-3
         assert result.score == int(np.argmax(probs)) + 1
         expected = float(re.fullmatch(r"expected_score=(\d\.\d\d)", result.reason).group(1))
@@ -201,12 +202,43 @@ def test_answer_honours_gen_kwargs(loaded, monkeypatch):
     assert spy.calls[-1]["kwargs"]["do_sample"] is True and spy.calls[-1]["kwargs"]["temperature"] == 0.5
 
 
-def test_answer_rejects_unordered_or_missing_frames(loaded):
+def test_answer_rejects_missing_frames(loaded):
     backbone = loaded["qwen2_vl"]
-    with pytest.raises(ValueError, match="not in time order"):
-        backbone.answer(make_frames(2), [2.0, 1.0], "Q?")
-    with pytest.raises(ValueError, match="no frames"):
+    with pytest.raises(ValueError, match=r"Expected uint8 \(N>=1, H, W, 3\)"):
         backbone.answer(np.zeros((0, 56, 56, 3), np.uint8), [], "Q?")
+
+
+def test_answer_puts_frames_in_time_order(loaded, family, monkeypatch):
+    """Shuffled frames with their timestamps give the model exactly what time-ordered ones give."""
+    backbone = loaded[family]
+    frames, times = make_frames(5, seed=4), np.array([0.0, 1.0, 2.5, 4.0, 6.0])
+    order = np.array([3, 0, 4, 2, 1])
+    shuffled = backbone.prepare_video(frames[order], times[order], "When?")
+    ordered = backbone.prepare_video(frames, times, "When?")
+    assert sorted(shuffled.keys()) == sorted(ordered.keys())
+    for key in ordered:
+        assert np.array_equal(shuffled[key].numpy(), ordered[key].numpy()), key
+    spy = spy_generate(monkeypatch, backbone)
+    backbone.answer(frames[order], times[order], "When?", {"max_new_tokens": 1})
+    backbone.answer(frames, times, "When?", {"max_new_tokens": 1})
+    first, second = (pixels_sent(call["kwargs"]) for call in spy.calls)
+    assert np.array_equal(first.numpy(), second.numpy())
+    assert np.array_equal(first.numpy(), ordered["pixel_values_videos"].numpy())
+
+
+def test_to_model_casts_pixels_only():
+    """bfloat16 models get bfloat16 pixels; second_per_grid_ts (seconds) and ids keep their dtype."""
+    import torch
+
+    from air.base_models.utils.hf_generation import to_model
+
+    model = type("M", (), {"device": torch.device("cpu"), "dtype": torch.bfloat16})()
+    batch = {"input_ids": torch.ones(1, 3, dtype=torch.long), "pixel_values_videos": torch.rand(4, 6),
+             "second_per_grid_ts": torch.tensor([1 / 3]), "note": "kept"}
+    out = to_model(batch, model)
+    assert out["pixel_values_videos"].dtype == torch.bfloat16
+    assert out["second_per_grid_ts"].dtype == torch.float32 and out["second_per_grid_ts"].item() == pytest.approx(1 / 3)
+    assert out["input_ids"].dtype == torch.long and out["note"] == "kept"
 
 
 @pytest.mark.parametrize(
@@ -258,7 +290,7 @@ def test_load_options_pixel_budget_sets_the_grid(loaded, family):
     small = with_options(backbone, min_pixels=4 * factor**2, max_pixels=4 * factor**2)
     images = small._prepare_images(make_frames(2, 300, 300))
     assert images.shape == (2, 2 * factor, 2 * factor, 3)
-    inputs = small._image_inputs(images, small._chat("image", "x"))
+    inputs = small._analysis_inputs(make_frames(2, 300, 300), "x")  # resizes to the same budget
     assert inputs["image_grid_thw"].tolist() == [[1, 4, 4]] * 2
 
 

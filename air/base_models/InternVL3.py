@@ -15,22 +15,23 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from air.Process_Utils.process_messages import FrameScore
 from air.base_models.base import Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
     ProcessorChatBackbone,
     analysis_generate_kwargs,
     analyze_in_chunks,
+    answer_frames,
     check_analysis_mode,
     check_frames,
     load_hf_model,
-    time_ordered,
 )
+from air.Process_Utils.process_messages import FrameScore
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +152,13 @@ class _RemoteInternVL(Backbone):
         self.model, self.tokenizer, self.options, self.pretrained = model, tokenizer, options, pretrained
 
     @classmethod
-    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "_RemoteInternVL":
+    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> _RemoteInternVL:
         from transformers import AutoModel, AutoTokenizer
 
-        from air.base_models.utils.generation import default_device, resolve_attn_implementation
+        from air.base_models.utils.generation import (
+            default_device,
+            resolve_attn_implementation,
+        )
 
         options = options or LoadOptions()
         if not options.trust_remote_code:
@@ -190,7 +194,7 @@ class _RemoteInternVL(Backbone):
                gen_kwargs: Mapping[str, Any] | None = None) -> str:
         from air.base_models.utils.generation import generation_kwargs, truncate_at_stop
 
-        frames, _ = time_ordered(check_frames(frames, timestamps_s, owner=self.pretrained), timestamps_s)
+        frames, _ = answer_frames(frames, timestamps_s, owner=self.pretrained)
         tiles = [tile_image(frame, max_tiles=VIDEO_MAX_TILES) for frame in frames]
         pixel_values = self._pixel_values(np.concatenate(tiles))
         text = self.model.chat(

@@ -19,22 +19,23 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from air.Process_Utils.process_messages import FrameScore
 from air.base_models.base import Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
     analysis_generate_kwargs,
     analyze_in_chunks,
+    answer_frames,
     check_analysis_mode,
     check_frames,
     frames_to_pil,
-    time_ordered,
 )
+from air.Process_Utils.process_messages import FrameScore
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,13 @@ class VILA1_5(Backbone):
                 config.tokenizer_padding_side = "left"
 
     @classmethod
-    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "VILA1_5":
+    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> VILA1_5:
         """Load through VILA's `load_pretrained_model` (the repository at $VILA_PATH)."""
-        from air.base_models.utils.generation import default_device, resolve_attn_implementation, resolve_dtype
+        from air.base_models.utils.generation import (
+            default_device,
+            resolve_attn_implementation,
+            resolve_dtype,
+        )
 
         options = options or LoadOptions()
         api = import_vila()
@@ -239,6 +244,6 @@ class VILA1_5(Backbone):
         """Answer from all frames (uint8 (N, H, W, 3)) as N image lines in time order, one generate call."""
         from air.base_models.utils.generation import generation_kwargs, truncate_at_stop
 
-        frames, _ = time_ordered(check_frames(frames, timestamps_s, owner=self.pretrained), timestamps_s)
+        frames, _ = answer_frames(frames, timestamps_s, owner=self.pretrained)
         text = self.generate_for([frames], [prompt], generation_kwargs(gen_kwargs))[0]
         return truncate_at_stop(text, (gen_kwargs or {}).get("until"))

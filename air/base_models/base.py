@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Backbone(ABC):
 
     @classmethod
     @abstractmethod
-    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "Backbone":
+    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> Backbone:
         """Load the model, processor and tokenizer from a hub id or a local directory."""
 
     @abstractmethod
@@ -68,5 +69,8 @@ class Backbone(ABC):
     ) -> str:
         """Answer `prompt` (the task's own text) from `frames` in time order, in one generation call.
 
+        Frames may arrive in any order: every adapter first sorts them by timestamps_s (stable for equal
+        times, frames reordered with their timestamps) and shows them to the model in that order, with
+        those times where the family encodes time (Qwen2.5-VL, Qwen3-VL). N must be >= 1.
         gen_kwargs follows lmms-eval: max_new_tokens, temperature, do_sample, top_p, num_beams, until.
         """

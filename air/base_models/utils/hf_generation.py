@@ -7,12 +7,13 @@ new tokens, the parsing into FrameScores and the digit read-out of the "logits" 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from air.Process_Utils.process_messages import FrameScore, build_analysis_prompt
 from air.base_models.utils.generation import chunked, generation_kwargs
+from air.Process_Utils.process_messages import FrameScore, build_analysis_prompt
 
 #: Text forced after the assistant turn in the "logits" analysis mode; the next token is the digit.
 SCORE_PREFIX = "Score:"
@@ -45,6 +46,15 @@ def time_ordered(frames: np.ndarray, timestamps_s: Sequence[float]) -> tuple[np.
     return frames[order], times[order]
 
 
+def answer_frames(frames: np.ndarray, timestamps_s: Sequence[float], owner: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """The frames to answer from, as every adapter takes them: checked (N >= 1) and sorted by time.
+
+    Returns uint8 frames (N, H, W, 3) and float64 timestamps (N,) in seconds, both in time order
+    (stable for equal times), so callers may pass frames in any order (see Backbone.answer).
+    """
+    return time_ordered(check_frames(frames, timestamps_s, owner=owner), timestamps_s)
+
+
 def check_analysis_mode(mode: str, owner: str = "") -> str:
     """Return `mode` if it is one of ANALYSIS_MODES, else raise naming the backbone."""
     if mode not in ANALYSIS_MODES:
@@ -68,7 +78,11 @@ def frames_to_pil(frames: np.ndarray) -> list:
 
 
 def to_model(batch: Mapping[str, Any], model) -> dict:
-    """Move a processor batch to the model's device; floating tensors take the model's dtype."""
+    """Move a processor batch to the model's device; pixel tensors (pixel_values*) take the model's dtype.
+
+    Other floating tensors keep their dtype: Qwen2.5-VL's second_per_grid_ts (seconds) would lose
+    precision in bfloat16.
+    """
     import torch
 
     device = getattr(model, "device", "cpu")
@@ -76,7 +90,7 @@ def to_model(batch: Mapping[str, Any], model) -> dict:
     out = {}
     for key, value in batch.items():
         if isinstance(value, torch.Tensor):
-            if value.is_floating_point() and dtype is not None:
+            if key.startswith("pixel_values") and value.is_floating_point() and dtype is not None:
                 value = value.to(device=device, dtype=dtype)
             else:
                 value = value.to(device)
@@ -146,7 +160,7 @@ def scores_from_digit_logits(logits, digit_ids: Sequence[int]) -> list[FrameScor
     best = probs.argmax(dim=-1) + 1
     out = []
     for score, exp, row in zip(best.tolist(), expected.tolist(), probs.tolist(), strict=True):
-        dist = ",".join(f"{p:.3f}" for p in row)
+        dist = ",".join(f"{p:.4f}" for p in row)
         out.append(FrameScore(score=int(score), reason=f"expected_score={exp:.2f}", raw=f"p(1..5)=[{dist}]"))
     return out
 
@@ -190,7 +204,11 @@ def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementati
     resolve_attn_implementation (not passed when pass_attn_implementation is False, for remote-code
     models that choose their attention through their own arguments). `extra` goes to from_pretrained.
     """
-    from air.base_models.utils.generation import default_device, resolve_attn_implementation, resolve_dtype
+    from air.base_models.utils.generation import (
+        default_device,
+        resolve_attn_implementation,
+        resolve_dtype,
+    )
 
     device = default_device(options.device)
     kwargs = dict(dtype=resolve_dtype(options.torch_dtype, device), trust_remote_code=options.trust_remote_code, **extra)
@@ -207,14 +225,17 @@ def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementati
 class ProcessorChatBackbone:
     """Analysis and answering over a transformers VLM whose processor owns a chat template.
 
-    Mixed into a Backbone: subclasses load the model and processor in `from_pretrained`, and may override `_analysis_inputs` / `_answer_inputs` where their family
-    needs other processor arguments. Analysis: one image + build_analysis_prompt(query) per prompt,
-    left-padded batches of `options.analysis_batch_size`. Answering: the frames as one video.
+    Mixed into a Backbone: subclasses load the model and processor in `from_pretrained`, and may override
+    `_analysis_inputs` / `_answer_inputs` where their family needs other processor arguments (the
+    Qwen-VL families do). Analysis: one image + build_analysis_prompt(query) per prompt, left-padded
+    batches of `options.analysis_batch_size`. Answering: the frames, in time order, as one video.
     """
 
     name: str
 
     def __init__(self, model, processor, options, pretrained: str):
+        check_analysis_mode(options.analysis_mode, self.name)
+        check_batch_size(options.analysis_batch_size)
         self.model, self.processor, self.options, self.pretrained = model, processor, options, pretrained
         self.processor.tokenizer.padding_side = "left"  # every row continues at the same column
 
@@ -223,14 +244,19 @@ class ProcessorChatBackbone:
         messages = [{"role": "user", "content": [{"type": media_type}, {"type": "text", "text": text}]}]
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
-    def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = ""):
-        """Processor batch: one prompt per frame (uint8 (B, H, W, 3)), left-padded."""
+    def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = "", **processor_kwargs):
+        """Processor batch: one prompt per frame (uint8 (B, H, W, 3)), left-padded.
+
+        forced_suffix is appended after the assistant turn ("logits" mode); processor_kwargs go to the
+        processor call (e.g. do_resize=False for frames already resized).
+        """
         text = self._chat_text("image", prompt) + forced_suffix
         return self.processor(
-            text=[text] * len(frames), images=list(frames), padding=True, padding_side="left", return_tensors="pt"
+            text=[text] * len(frames), images=list(frames), padding=True, padding_side="left", return_tensors="pt",
+            **processor_kwargs,
         )
 
-    def _answer_inputs(self, frames: np.ndarray, timestamps_s: Sequence[float], prompt: str):
+    def _answer_inputs(self, frames: np.ndarray, timestamps_s: np.ndarray, prompt: str):
         """Processor batch of one prompt with all frames (uint8 (N, H, W, 3), time order) as one video."""
         text = self._chat_text("video", prompt)
         return self.processor(text=[text], videos=[list(frames)], return_tensors="pt")
@@ -238,6 +264,10 @@ class ProcessorChatBackbone:
     @property
     def tokenizer(self):
         return self.processor.tokenizer
+
+    def digit_token_ids(self) -> list[int]:
+        """Ids of the tokens "1".."5" read in "logits" analysis mode (see score_digit_ids)."""
+        return score_digit_ids(self.tokenizer)[1]
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One FrameScore per frame (uint8 (N, H, W, 3)), in order; see Backbone.analyze."""
@@ -259,10 +289,10 @@ class ProcessorChatBackbone:
         prompt: str,
         gen_kwargs: Mapping[str, Any] | None = None,
     ) -> str:
-        """Answer `prompt` from all frames (uint8 (N, H, W, 3), time order) in one generate call."""
+        """Answer `prompt` from all frames (uint8 (N, H, W, 3), any order: sorted by time) in one generate call."""
         from air.base_models.utils.generation import truncate_at_stop
 
-        frames, timestamps_s = time_ordered(check_frames(frames, timestamps_s, owner=self.pretrained), timestamps_s)
+        frames, times = answer_frames(frames, timestamps_s, owner=self.pretrained)
         gen = generation_kwargs(gen_kwargs)
-        text = generate_new_text(self.model, self.tokenizer, self._answer_inputs(frames, timestamps_s, prompt), gen)[0]
+        text = generate_new_text(self.model, self.tokenizer, self._answer_inputs(frames, times, prompt), gen)[0]
         return truncate_at_stop(text, (gen_kwargs or {}).get("until"))

@@ -94,16 +94,17 @@ def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[
 
     A folder is read like hvp's trace_dir: every `traces_rank*.jsonl` in it.
     """
+    from air.traces import iter_trace_records
+
     path = Path(source)
     if path.is_dir():
-        files = sorted(path.glob("traces_rank*.jsonl"))
-        if not files:
+        if not any(path.glob("traces_rank*.jsonl")):
             raise CLIError(f"argument {label}: no traces_rank*.jsonl files in folder {path}")
-        return [r for f in files for r in _jsonl_records(f)]
-    existing_file(str(path), label)
-    if path.suffix == ".jsonl":
-        records = _jsonl_records(path)
+        records = list(iter_trace_records(path))  # read exactly as hvp's resume reads its trace_dir
+    elif path.suffix == ".jsonl":
+        records = _jsonl_records(Path(existing_file(str(path), label)))
     else:
+        existing_file(str(path), label)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

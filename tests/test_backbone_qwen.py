@@ -399,11 +399,12 @@ def test_video_metadata_round_trips_timestamps_and_rate():
 
 
 # ------------------------------------------------------------------------------------------- benchmark
-def test_analysis_benchmark_reports_its_figures():
+def test_analysis_benchmark_reports_its_figures(monkeypatch):
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks" / "analysis_figures.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as a script: its sibling bench_common
     spec = importlib.util.spec_from_file_location("analysis_figures", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

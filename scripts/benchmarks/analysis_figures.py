@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import check_at_least_one, format_rows, run_cli
 
 QUERY = "What does the man hold in his hand?\nOptions:\nA. a cup\nB. a phone\nC. a book\nD. a key"
 
@@ -49,10 +50,8 @@ def analysis_figures(*, pretrained: str | None = None, n_frames: int = 12, repea
     from air.base_models.Qwen2_5VL import Qwen2_5VL
     from air.testing.tiny_qwen import build_tiny_qwen2_5_vl
 
-    if repeats < 1:
-        raise ValueError(f"Invalid repeats: {repeats!r}. Expected an int >= 1.")
-    if n_frames < 1:
-        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 1.")
+    check_at_least_one("repeats", repeats)
+    check_at_least_one("n_frames", n_frames)
     if threads is not None:
         torch.set_num_threads(int(threads))
     width, height = frame_size
@@ -112,8 +111,7 @@ def _table(result: dict) -> str:
         ("logits mode (s)", f"{result['logits_s']:.3f}", ""),
         ("torch threads", str(result["torch_threads"]), ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{a:<{width}}  {b:>8}  {c}" for a, b, c in rows)
+    return format_rows(rows, value_width=8)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,15 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
-    args = parser.parse_args(argv)
-    result = analysis_figures(pretrained=args.pretrained, n_frames=args.n_frames, repeats=args.repeats,
-                              max_new_tokens=args.max_new_tokens, threads=args.threads)
-    print(_table(result))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return run_cli(parser, lambda args: analysis_figures(pretrained=args.pretrained, n_frames=args.n_frames,
+                                                         repeats=args.repeats, max_new_tokens=args.max_new_tokens,
+                                                         threads=args.threads),
+                   _table, argv)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ EVA02-L-14 the encoding, and so the gain, is far larger).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import check_at_least_one, format_rows, run_cli
 
 QUESTIONS = ("What colour is the car?", "Who opens the door?", "How many people are in the kitchen?",
              "What does the man hold at the end?", "Where does the dog run?", "Which object falls first?")
@@ -48,8 +49,7 @@ def cache_warm_vs_cold(*, clip_name: str | None = None, duration_s: float = 300.
     from air.testing.tiny_clip import build_tiny_open_clip
     from air.testing.videos import write_video
 
-    if repeats < 1:
-        raise ValueError(f"Invalid repeats: {repeats!r}. Expected an int >= 1.")
+    check_at_least_one("repeats", repeats)
     with tempfile.TemporaryDirectory(prefix="air-bench-cache-", dir=work_dir) as tmp:
         tmp = Path(tmp)
         video = write_video(tmp / "bench.mp4", duration_s=duration_s, fps=fps, size=size,
@@ -81,8 +81,7 @@ def _table(result: dict) -> str:
             ("cold coarse filter (s)", f"{result['cold_s']:.3f}", ""),
             ("warm coarse filter (s)", f"{result['warm_s']:.3f}", ""),
             ("frames encoded (cold)", str(result["frames_encoded_cold"]), "")]
-    width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{a:<{width}}  {b:>10}  {c}" for a, b, c in rows)
+    return format_rows(rows, value_width=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,15 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--decoder", default="decord")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=None, help="write the figures to this JSON file")
-    args = parser.parse_args(argv)
-    result = cache_warm_vs_cold(clip_name=args.clip, duration_s=args.duration_s, fps=args.fps,
-                                decoder=args.decoder, repeats=args.repeats)
-    print(_table(result))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+    return run_cli(parser, lambda args: cache_warm_vs_cold(clip_name=args.clip, duration_s=args.duration_s,
+                                                           fps=args.fps, decoder=args.decoder,
+                                                           repeats=args.repeats),
+                   _table, argv)
 
 
 if __name__ == "__main__":

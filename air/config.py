@@ -69,6 +69,7 @@ class AIRConfig:
     reanalyze: bool = False
     fixed_budget: bool = False
     spread_candidates: bool = False
+    spread_explore_frac: float = 0.0
     clip_model: str = DEFAULT_CLIP_MODEL
     decoder: str = "decord"
     analysis_batch_size: int = 12
@@ -166,6 +167,9 @@ def _validate(name: str, value: Any) -> None:
     elif name in _BOOLS:
         if not isinstance(value, bool):
             _fail(name, value, "a bool")
+    elif name == "spread_explore_frac":
+        if not (_is_real(value) and 0 <= value <= 1):
+            _fail(name, value, "a number in [0, 1]")
     elif name == "clip_model":
         if not (isinstance(value, str) and value.strip()):
             _fail(name, value, "a non-empty CLIP model name such as 'open_clip:EVA02-L-14/merged2b_s4b_b131k'")

@@ -429,25 +429,45 @@ def _spread_candidates(
     config: AIRConfig,
     fps: float,
 ) -> list[tuple[int, tuple[int, int]]]:
-    """Opt-in (beyond the paper): candidates at least one sample period apart from each other.
+    """Opt-in (beyond the paper): a round's candidates spread out in time.
 
-    Takes the paper's candidate order, but skips a frame closer than 1 / sample_fps seconds to a
-    frame already chosen this round, then fills any remaining slots in the paper's order.
+    Walks the paper's candidate order (intervals by descending potential) and fills the round in
+    three passes, gap = one sample period (fps / sample_fps frames):
+    1. exploration: up to round(spread_explore_frac * C) frames at least `gap` away from every frame
+       already analysed or selected (`excluded`) and from each other (0 slots by default);
+    2. spread: frames at least `gap` away from the round's other candidates;
+    3. fill: any frame left, in the paper's order (so a round never has fewer candidates than the
+       paper's would).
+    Returns (frame, nominating interval) pairs; frames unique, from the pool, none in `excluded`.
     """
+    count = config.candidates_per_round
     ordered = sl.choose_candidates(intervals, potentials, pool, excluded, score_of, len(pool))
-    min_gap = fps / config.sample_fps
+    gap = fps / config.sample_fps
+    looked_at = np.fromiter(sorted(excluded), dtype=np.int64, count=len(excluded))
     chosen: list[tuple[int, tuple[int, int]]] = []
-    for f, iv in ordered:
-        if len(chosen) >= config.candidates_per_round:
-            break
-        if all(abs(f - g) >= min_gap for g, _ in chosen):
-            chosen.append((f, iv))
-    if len(chosen) < config.candidates_per_round:
-        taken = {f for f, _ in chosen}
+    taken: set[int] = set()
+
+    def far_from_chosen(f: int) -> bool:
+        return all(abs(f - g) >= gap for g, _ in chosen)
+
+    def far_from_looked_at(f: int) -> bool:
+        if looked_at.size == 0:
+            return True
+        k = int(np.searchsorted(looked_at, f))
+        near = [abs(f - int(looked_at[j])) for j in (k - 1, k) if 0 <= j < looked_at.size]
+        return min(near) >= gap
+
+    explore = min(count, math.floor(config.spread_explore_frac * count + 0.5))
+    passes = (
+        (explore, lambda f: far_from_looked_at(f) and far_from_chosen(f)),
+        (count, far_from_chosen),
+        (count, lambda f: True),
+    )
+    for limit, accept in passes:
         for f, iv in ordered:
-            if len(chosen) >= config.candidates_per_round:
+            if len(chosen) >= limit:
                 break
-            if f not in taken:
+            if f not in taken and accept(f):
                 chosen.append((f, iv))
                 taken.add(f)
     return chosen

@@ -24,11 +24,8 @@ import numpy as np
 from air.base_models.base import Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
     ProcessorChatBackbone,
-    analysis_generate_kwargs,
-    analyze_in_chunks,
+    analyze_by_generation,
     answer_frames,
-    check_analysis_mode,
-    check_frames,
     load_hf_model,
 )
 from air.Process_Utils.process_messages import FrameScore
@@ -174,12 +171,7 @@ class _RemoteInternVL(Backbone):
         return tiles_to_pixel_values(tiles).to(device=self.model.device, dtype=self.model.dtype)
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
-        if check_analysis_mode(self.options.analysis_mode, self.name) != "generate":
-            raise ValueError(f"{self.pretrained}: analysis_mode='logits' needs the -hf checkpoint. Expected 'generate'.")
-        gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)
-
-        def run(chunk: np.ndarray, prompt: str) -> list[str]:
+        def run(chunk: np.ndarray, prompt: str, gen: dict) -> list[str]:
             tiles = [tile_image(frame, max_tiles=IMAGE_MAX_TILES) for frame in chunk]
             pixel_values = self._pixel_values(np.concatenate(tiles))
             questions = [image_question(prompt)] * len(chunk)
@@ -188,7 +180,10 @@ class _RemoteInternVL(Backbone):
                 questions=questions, generation_config=gen,
             )
 
-        return analyze_in_chunks(frames, query, self.options.analysis_batch_size, run)
+        return analyze_by_generation(
+            frames, timestamps_s, query, self.options, run, owner=self.pretrained, name=self.name,
+            logits_error=f"{self.pretrained}: analysis_mode='logits' needs the -hf checkpoint. Expected 'generate'.",
+        )
 
     def answer(self, frames: np.ndarray, timestamps_s: Sequence[float], prompt: str,
                gen_kwargs: Mapping[str, Any] | None = None) -> str:

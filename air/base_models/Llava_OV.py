@@ -63,7 +63,7 @@ class LlavaOneVision(ProcessorChatBackbone, Backbone):
     name = "llava_onevision"
 
     @classmethod
-    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> "LlavaOneVision":
+    def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> LlavaOneVision:
         """Load a llava-hf checkpoint (hub id or local dir); lmms-lab names go to their -hf twins."""
         from transformers import AutoProcessor, LlavaOnevisionForConditionalGeneration
 

@@ -28,11 +28,8 @@ import numpy as np
 
 from air.base_models.base import Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
-    analysis_generate_kwargs,
-    analyze_in_chunks,
+    analyze_by_generation,
     answer_frames,
-    check_analysis_mode,
-    check_frames,
     frames_to_pil,
 )
 from air.Process_Utils.process_messages import FrameScore
@@ -229,15 +226,13 @@ class VILA1_5(Backbone):
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One prompt per frame (uint8 (N, H, W, 3)), left-padded batches of analysis_batch_size."""
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
-        if check_analysis_mode(self.options.analysis_mode, self.name) != "generate":
-            raise ValueError(f"{self.pretrained}: VILA-1.5 supports analysis_mode='generate' only.")
-        gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)
-
-        def run(chunk: np.ndarray, prompt: str) -> list[str]:
+        def run(chunk: np.ndarray, prompt: str, gen: dict) -> list[str]:
             return self.generate_for([chunk[i : i + 1] for i in range(len(chunk))], [prompt] * len(chunk), gen)
 
-        return analyze_in_chunks(frames, query, self.options.analysis_batch_size, run)
+        return analyze_by_generation(
+            frames, timestamps_s, query, self.options, run, owner=self.pretrained, name=self.name,
+            logits_error=f"{self.pretrained}: VILA-1.5 supports analysis_mode='generate' only.",
+        )
 
     def answer(self, frames: np.ndarray, timestamps_s: Sequence[float], prompt: str,
                gen_kwargs: Mapping[str, Any] | None = None) -> str:

@@ -196,6 +196,30 @@ def analyze_in_chunks(
     return scores
 
 
+def analyze_by_generation(
+    frames: np.ndarray,
+    timestamps_s: Sequence[float],
+    query: str,
+    options,
+    run_chunk: Callable[[np.ndarray, str, dict], Sequence[str]],
+    *,
+    owner: str,
+    name: str,
+    logits_error: str,
+) -> list[FrameScore]:
+    """Backbone.analyze for adapters without the "logits" mode: greedy generation in chunks, parsed per frame.
+
+    frames: uint8 (N, H, W, 3), N >= 0; timestamps_s: (N,) seconds. run_chunk(chunk_frames, prompt_text,
+    generate_kwargs) returns one generated text per frame of the chunk. options.analysis_mode "logits"
+    raises ValueError(logits_error). Returns N FrameScores in input order.
+    """
+    frames = check_frames(frames, timestamps_s, owner=owner, allow_empty=True)
+    if check_analysis_mode(options.analysis_mode, name) != "generate":
+        raise ValueError(logits_error)
+    gen = analysis_generate_kwargs(options.analysis_max_new_tokens)
+    return analyze_in_chunks(frames, query, options.analysis_batch_size, lambda chunk, prompt: run_chunk(chunk, prompt, gen))
+
+
 def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementation: bool = True, **extra):
     """Load a transformers model class with LoadOptions honoured; returns the model in eval mode.
 

@@ -2,7 +2,10 @@
 
 An adapter supplies one callable that turns a chunk of frames plus the analysis prompt text into
 generated strings (or next-token logits); the helpers here do the chunking, the decoding of only the
-new tokens, the parsing into FrameScores and the digit read-out of the "logits" analysis mode.
+new tokens, the parsing into FrameScores and the digit read-out of the "logits" analysis mode. Also
+here for every adapter: the frame checks, the time ordering of answer frames (answer_frames), model
+loading with LoadOptions (load_hf_model), and ProcessorChatBackbone, the analysis/answering of
+chat-template processors that InternVL3, LLaVA-OneVision and the Qwen-VL families build on.
 """
 
 from __future__ import annotations

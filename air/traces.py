@@ -32,18 +32,23 @@ def trace_key(task: str, doc_id: Any) -> str:
     return f"{task}::{doc_id}"
 
 
+def iter_jsonl_records(path: str | Path) -> Iterator[dict]:
+    """Every record of one JSONL file; a torn line (a run killed mid-write) is skipped with a warning."""
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                logger.warning("Skipping unreadable trace line %s:%d (a run killed mid-write?)", path, line_no)
+
+
 def iter_trace_records(trace_dir: str | Path) -> Iterator[dict]:
-    """Every record of every `traces_rank*.jsonl` in trace_dir; a torn last line is skipped."""
+    """Every record of every `traces_rank*.jsonl` in trace_dir."""
     for path in sorted(Path(trace_dir).glob("traces_rank*.jsonl")):
-        with open(path, encoding="utf-8") as handle:
-            for line_no, line in enumerate(handle, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    logger.warning("Skipping unreadable trace line %s:%d (a run killed mid-write?)", path, line_no)
+        yield from iter_jsonl_records(path)
 
 
 def load_traces(trace_dir: str | Path) -> dict[str, dict]:

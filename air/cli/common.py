@@ -72,29 +72,12 @@ def json_default(value: Any):
 
 
 # -- trace files ------------------------------------------------------------------------------------
-def _jsonl_records(path: Path) -> list[dict]:
-    records = []
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                # a run killed mid-write leaves a torn last line: skip it, as air.traces does
-                import logging
-
-                logging.getLogger(__name__).warning("Skipping unreadable line %s:%d", path, line_no)
-    return records
-
-
 def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[dict]:
     """Trace records from a JSON trace (one record or a list), a JSONL side-car, or a trace folder.
 
     A folder is read like hvp's trace_dir: every `traces_rank*.jsonl` in it.
     """
-    from air.traces import iter_trace_records
+    from air.traces import iter_jsonl_records, iter_trace_records
 
     path = Path(source)
     if path.is_dir():
@@ -102,7 +85,7 @@ def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[
             raise CLIError(f"argument {label}: no traces_rank*.jsonl files in folder {path}")
         records = list(iter_trace_records(path))  # read exactly as hvp's resume reads its trace_dir
     elif path.suffix == ".jsonl":
-        records = _jsonl_records(Path(existing_file(str(path), label)))
+        records = list(iter_jsonl_records(existing_file(str(path), label)))
     else:
         existing_file(str(path), label)
         try:

@@ -1,6 +1,5 @@
 """H_VPModel used directly (notebook style) on tiny models, --model_args parsing, entry point."""
 
-import numpy as np
 import pytest
 
 from air.demo import build_tiny_models

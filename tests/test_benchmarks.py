@@ -40,7 +40,7 @@ def selection_result(tmp_path_factory):
 
 
 def test_selection_part_json_schema(selection_result):
-    bench, result, _ = selection_result
+    _, result, _ = selection_result
     assert set(result) == FIGURES | {"details", "machine", "targets"}
     json.loads(json.dumps(result))  # JSON-ready, no numpy scalars or NaN surprises
     # Only the selection part ran: its two figures are numbers, every other figure is null.
@@ -85,6 +85,23 @@ def test_table_and_markdown(selection_result):
         assert key in table and f"`{key}`" in markdown
     assert "not run" in table and "selection peak RSS" in table
     assert markdown.count("\n| `") == len(FIGURES)
+    # Only selection_vs_decode can miss here (analyzed_max <= 72 holds); parts not run never count as missed.
+    expected = 0 if result["targets"]["selection_vs_decode"]["pass"] else 1
+    notes = bench.miss_notes(result)
+    assert len(notes) == expected and all(n.startswith("selection_vs_decode = ") for n in notes)
+
+
+def test_missed_target_is_named_and_saved_result_renders(selection_result, tmp_path, capsys):
+    bench, result, _ = selection_result
+    missed = json.loads(json.dumps(result))
+    missed["targets"]["analyzed_max"]["pass"] = False
+    notes = bench.miss_notes(missed)
+    assert any(n.startswith("analyzed_max = ") and "misses its target (<= 72)" in n for n in notes)
+    saved, md = tmp_path / "pipeline.json", tmp_path / "pipeline.md"
+    saved.write_text(json.dumps(missed))
+    assert bench.main(["--from-json", str(saved), "--markdown", str(md)]) == 0
+    assert "analyzed_max = " in capsys.readouterr().out
+    assert md.read_text() == bench.format_markdown(missed)
 
 
 def test_lookup_scorers_and_synthetic_video():

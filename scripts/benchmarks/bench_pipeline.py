@@ -320,6 +320,24 @@ BACKEND_HEADER = ("backend", "decode s", "vs ffmpeg", "vs naive", "coarse-filter
                   "above loaded model long/short", "decoder-only RSS long/short", "selection/decode", "meets decode targets")
 
 
+def miss_notes(result: dict) -> list[str]:
+    """One line per missed target: for the decode figures, which backends would meet it."""
+    notes = []
+    per_backend = result["details"]["per_backend"]
+    keys = {"decode_vs_ffmpeg": "decode_vs_ffmpeg", "decode_vs_naive": "decode_vs_naive",
+            "rss_growth_long_vs_short": "rss_growth_long_vs_short", "selection_vs_decode": "selection_vs_decode"}
+    for key in FIGURES:
+        t = result["targets"][key]
+        if t["pass"] is not False:
+            continue
+        line = f"{key} = {t['value']} misses its target (<= {t['target']:g}) with {result['details']['headline_decoder']}"
+        if key in keys and per_backend:
+            meeting = [b for b, f in per_backend.items() if f.get(keys[key]) is not None and f[keys[key]] <= t["target"]]
+            line += f"; backends meeting it in this run: {', '.join(meeting) if meeting else 'none'}"
+        notes.append(line + ".")
+    return notes
+
+
 def format_table(result: dict) -> str:
     """Readable plain-text table of every figure, then the per-backend decode figures."""
     m, d = result["machine"], result["details"]
@@ -330,6 +348,7 @@ def format_table(result: dict) -> str:
     w = [max(len(r[i]) for r in rows + [("figure", "value", "target", "ok", "")]) for i in range(4)]
     lines = [head, f"{'figure':<{w[0]}}  {'value':>{w[1]}}  {'target':<{w[2]}}  {'ok':<{w[3]}}  absolute"]
     lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {e:<{w[3]}}  {f}" for a, b, c, e, f in rows]
+    lines += miss_notes(result)
     brows = backend_rows(result)
     if not brows:
         return "\n".join(lines)
@@ -346,17 +365,20 @@ def format_markdown(result: dict) -> str:
     lines = [
         "# A.I.R. pipeline benchmark",
         "",
-        f"Run {m['date']} on {m['cpus']} CPUs ({m['platform']}, Python {m['python']}, torch {m['torch']}), "
-        f"shared machine, load average {m['loadavg_start'][0]} at start and {m['loadavg_end'][0]} at the end; "
-        f"{'quick mode' if d['quick'] else 'full mode'}, medians of {d['repeats']} runs, total {d['total_s']:.0f} s. "
-        f"Headline decoder: `{d['headline_decoder']}`.",
-        "Command: `python scripts/benchmarks/bench_pipeline.py --json bench_results/pipeline.json`"
-        + (" --quick" if d["quick"] else "") + ".",
+        (f"Run {m['date']} on {m['cpus']} CPUs ({m['platform']}, Python {m['python']}, torch {m['torch']}), "
+         f"shared machine, load average {m['loadavg_start'][0]} at start and {m['loadavg_end'][0]} at the end; "
+         f"{'quick mode' if d['quick'] else 'full mode'}, medians of {d['repeats']} runs, total {d['total_s']:.0f} s. "
+         f"Headline decoder: `{d['headline_decoder']}`."),
+        ("Command: `python scripts/benchmarks/bench_pipeline.py --json bench_results/pipeline.json"
+         + (" --quick" if d["quick"] else "") + "`."),
         "",
         "| figure | value | target | met | absolute figures |",
         "|---|---|---|---|---|",
     ]
     lines += [f"| `{a}` | {b} | {c} | {e} | {f} |" for a, b, c, e, f in table_rows(result)]
+    notes = miss_notes(result)
+    if notes:
+        lines += [""] + [f"- {note}" for note in notes]
     brows = backend_rows(result)
     if brows:
         lines += ["", "Every decoder backend (decode on the "
@@ -381,7 +403,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma list of the parts to run (default: all of {','.join(PARTS)})")
     parser.add_argument("--analysis-threads", type=int, default=1,
                         help="torch threads for batched_vs_sequential (0: torch's default)")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="measure nothing: render the table (and --markdown) of a saved result")
     args = parser.parse_args(argv)
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        print(format_table(result))
+        if args.markdown:
+            args.markdown.parent.mkdir(parents=True, exist_ok=True)
+            args.markdown.write_text(format_markdown(result))
+        return 0
     result = run_benchmark(args.work_dir, quick=args.quick, decoder=args.decoder, repeats=args.repeats,
                            analysis_threads=args.analysis_threads or None,
                            parts=tuple(p.strip() for p in args.parts.split(",") if p.strip()))

@@ -65,7 +65,7 @@ def coarse_filter_peak_rss(video: str | Path, clip_name: str, decoder: str = "de
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--video", str(video), "--clip", clip_name,
            "--decoder", decoder]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"Coarse-filter RSS child failed on '{video}' with {decoder}: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

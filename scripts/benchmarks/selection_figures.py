@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("air") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from air.model import AIRConfig, FrameScore, select_frames  # noqa: E402
+from air.model import AIRConfig, FrameScore, select_frames
 
 FPS = 30.0
 SCORER_MODES = ("evidence", "all_low", "all_high", "random", "unparseable")
@@ -117,7 +117,7 @@ def time_selection(n_samples: int = 10_800, *, fps: float = FPS, repeats: int = 
     if n_samples < 1:
         raise ValueError(f"Invalid n_samples: {n_samples!r}. Expected an int >= 1.")
     config = config or AIRConfig()
-    n_frames = int(round(n_samples * fps / config.sample_fps))
+    n_frames = round(n_samples * fps / config.sample_fps)
     track, scores = synthetic_video(n_frames, fps, np.random.default_rng(seed))
     warm_up()
     runs, selection = [], None
@@ -169,7 +169,7 @@ def selection_peak_rss(n_samples: int = 10_800, *, seed: int = 0) -> dict:
     building when Linux allows it: `peak_reset`); `selection_growth_bytes` = peak - RSS before selecting.
     """
     code = _RSS_CHILD.format(here=str(Path(__file__).resolve().parent), n_samples=int(n_samples), seed=int(seed))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"Selection RSS child failed ({n_samples} samples): {proc.stderr.strip()[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])

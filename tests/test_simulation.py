@@ -213,8 +213,23 @@ def test_quick_run_writes_every_key(tmp_path, capsys):
             for method in ("air", "air_spread", "air_spread_explore"):
                 assert figs[method]["analyzed_max"] <= data["analyzed_bound_per_preset"][preset]
     assert data["analyzed_max"] <= 72 and data["analyzed_within_bound"] is True
+    checks = data["expectation_checks_default"]
+    assert len(checks) == len(data["settings"])
+    for row, setting in zip(checks, data["settings"]):
+        figs = setting["presets"]["default"]
+        assert row["hit_gap_vs_topk"] == round(figs["air"]["hit_rate"] - figs["clip_topk"]["hit_rate"], 4)
+        assert row["air_spread"]["coverage"] == round(figs["air_spread"]["coverage"] - figs["air"]["coverage"], 4)
     printed = capsys.readouterr().out
-    assert "SIMULATION" in printed and "| noise | err |" in printed
+    assert "SIMULATION" in printed and "| noise | err |" in printed and "QUALITY.md expectations" in printed
+
+
+def test_run_simulation_same_figures_with_one_or_two_processes():
+    plan = SimulationPlan(noise_levels=(0.5,), error_rates=(0.1,), n_videos=3, presets=("efficient_16_4_4",),
+                          spec=LayoutSpec(min_duration_s=120, max_duration_s=300))
+    one = run_simulation(plan, workers=1)
+    two = run_simulation(plan, workers=2)
+    assert one == two
+    assert one["analyzed_max"] <= 16 and one["analyzed_bound_per_preset"] == {"efficient_16_4_4": 16}
 
 
 def test_run_simulation_rejects_zero_videos():

@@ -12,6 +12,11 @@ exactly as many frames as A.I.R. (paper variant) returned for that video.
 
 Figures per setting, preset and method (means over videos): hit_rate, precision, coverage, redundancy,
 mean_frames, and for A.I.R. analyzed_mean / analyzed_max (frames sent to the VLM). See sim/metrics.py.
+JSON keys: settings[] (clip_noise, analysis_error_rate, n_videos, presets -> method -> figures),
+analyzed_max (over every preset, setting and A.I.R. variant; QUALITY.md bound C * I_max per preset in
+analyzed_bound_per_preset, analyzed_within_bound), expectation_checks_default (QUALITY.md's expectations
+as differences A - T, A - U and spread variant - A), run_time_s, machine, date.
+Exit status 1 if any A.I.R. run analysed more than C * I_max frames.
 
 Usage: python scripts/benchmarks/simulate_selection.py --json PATH [--videos N] [--seed S] [--quick]
        [--workers W]
@@ -64,6 +69,48 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def expectation_checks(result: dict, preset: str = "default") -> list[dict]:
+    """Per setting, QUALITY.md's expectations for one preset as numbers (A = paper A.I.R.).
+
+    hit_gap_vs_topk = hit(A) - hit(T) (expected >= -0.05); the *_vs_topk / *_vs_uniform gains are
+    A minus the baseline; opt-in deltas are each spread variant minus A.
+    """
+    rows = []
+    for setting in result["settings"]:
+        figs = setting["presets"][preset]
+        a, t, u = figs["air"], figs["clip_topk"], figs["uniform"]
+        row = {
+            "clip_noise": setting["clip_noise"],
+            "analysis_error_rate": setting["analysis_error_rate"],
+            "hit_gap_vs_topk": round(a["hit_rate"] - t["hit_rate"], 4),
+            "hit_within_0.05_of_topk": a["hit_rate"] >= t["hit_rate"] - 0.05,
+            "hit_gain_vs_uniform": round(a["hit_rate"] - u["hit_rate"], 4),
+            "precision_gain_vs_topk": round(a["precision"] - t["precision"], 4),
+            "coverage_gain_vs_topk": round(a["coverage"] - t["coverage"], 4),
+        }
+        for variant in (m for m in result["methods"] if m.startswith("air_")):
+            v = figs[variant]
+            row[variant] = {k: round(v[k] - a[k], 4) for k in ("hit_rate", "precision", "coverage", "redundancy")}
+        rows.append(row)
+    return rows
+
+
+def format_checks(rows: list[dict]) -> str:
+    variants = [k for k in rows[0] if k.startswith("air_")]
+    head = ["noise", "err", "hit A-T", "within 0.05", "hit A-U", "prec A-T", "cov A-T"]
+    for v in variants:
+        head += [f"{METHOD_LABELS.get(v, v)}-A {k}" for k in ("hit", "prec", "cov", "red")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"{r['clip_noise']:g}", f"{r['analysis_error_rate']:g}", f"{r['hit_gap_vs_topk']:+.2f}",
+                 "yes" if r["hit_within_0.05_of_topk"] else "NO", f"{r['hit_gain_vs_uniform']:+.2f}",
+                 f"{r['precision_gain_vs_topk']:+.2f}", f"{r['coverage_gain_vs_topk']:+.2f}"]
+        for v in variants:
+            cells += [f"{r[v][k]:+.2f}" for k in ("hit_rate", "precision", "coverage", "redundancy")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", required=True, help="where to write the figures (JSON)")
@@ -98,12 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
+    result["expectation_checks_default"] = expectation_checks(result)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     print(f"Selection-quality SIMULATION: {plan.n_videos} videos per setting, seed {plan.seed}, "
           f"{elapsed:.1f} s on {args.workers} process(es)")
     print(format_table(result))
+    print("\n### QUALITY.md expectations, preset default (A = air, T = clip_topk, U = uniform; opt-in deltas vs A)")
+    print(format_checks(result["expectation_checks_default"]))
     ok = "within" if result["analyzed_within_bound"] else "EXCEEDS"
     print(f"\nanalyzed_max = {result['analyzed_max']} ({ok} C * I_max per preset: {result['analyzed_bound_per_preset']})")
     print(f"JSON written to {path}")

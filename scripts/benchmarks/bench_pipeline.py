@@ -32,6 +32,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -133,7 +134,7 @@ def _reader_decode_s(decode_figures, work: Path, quick: bool, decoder: str, repe
     """Median decode time of our 1-FPS reader on the decode video, when the decode stage did not run."""
     meta = decode_figures.ensure_video(work, *(decode_figures.QUICK if quick else decode_figures.FULL)["decode"])
     runs = [decode_figures.time_reader(meta["path"], decoder)[0] for _ in range(repeats)]
-    return {"times_s": {decoder: sorted(runs)[len(runs) // 2]}, "video": meta, "runs_s": runs}
+    return {"times_s": {decoder: statistics.median(runs)}, "video": meta, "runs_s": runs}
 
 
 def run_benchmark(work_dir: str | Path | None = None, *, quick: bool = False, decoder: str = "decord",

@@ -319,7 +319,10 @@ def select_frames(
         lds_added: list[int] = []
         done = len(final) >= budget
         if done:
-            final = sl.trim_to_budget(final, scores.norm, budget)
+            if config.spread_candidates:  # opt-in: one frame per sample period first, then by score
+                final = sl.trim_to_budget_spread(final, scores.norm, budget, fps / config.sample_fps)
+            else:
+                final = sl.trim_to_budget(final, scores.norm, budget)
             stop_reason = STOP_BUDGET_FILLED
         elif round_no < config.max_rounds:
             t_lds = time.perf_counter()

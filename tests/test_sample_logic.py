@@ -249,3 +249,11 @@ def test_pad_selection_uses_ranked_then_uniform():
     assert frames == [5, 7, 9] and uniform == 0
     frames, uniform = sl.pad_selection([5], [], 4, 10)
     assert len(frames) == 4 and uniform == 3 and len(set(frames)) == 4
+
+
+def test_trim_to_budget_spread_prefers_distinct_seconds():
+    score_of = {100: 0.9, 101: 0.95, 102: 0.85, 400: 0.5, 700: 0.4}
+    # gap 30 frames: 101 first, 100/102 too close, then 400, 700; budget 4 fills with 100 by score
+    assert sl.trim_to_budget_spread(list(score_of), score_of, 3, 30) == [101, 400, 700]
+    assert sl.trim_to_budget_spread(list(score_of), score_of, 4, 30) == [100, 101, 400, 700]
+    assert sl.trim_to_budget(list(score_of), score_of, 3) == [100, 101, 102]

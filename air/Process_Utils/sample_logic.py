@@ -409,6 +409,27 @@ def trim_to_budget(frames: Sequence[int], score_of: dict[int, float], budget: in
     return sorted(ranked[:budget])
 
 
+def trim_to_budget_spread(frames: Sequence[int], score_of: dict[int, float], budget: int, min_gap: float) -> list[int]:
+    """Early stop, diversity first (opt-in): frames at least `min_gap` apart by descending score, then the rest.
+
+    Both passes walk frames by descending score (ties: earlier); returns `budget` frames sorted by time.
+    """
+    ranked = sorted(set(frames), key=lambda f: (-score_of.get(f, 0.0), f))
+    kept: list[int] = []
+    for f in ranked:
+        if len(kept) >= budget:
+            break
+        if all(abs(f - g) >= min_gap for g in kept):
+            kept.append(f)
+    taken = set(kept)
+    for f in ranked:
+        if len(kept) >= budget:
+            break
+        if f not in taken:
+            kept.append(f)
+    return sorted(kept)
+
+
 def lds_depth(budget: int, n_final: int, n_anchors: int, max_depth: int = 4) -> int:
     """D = clamp(ceil((B - |F_final|) / (2 * #anchors)), 1, max_depth)."""
     if n_anchors <= 0:

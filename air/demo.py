@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TINY_VERSION = "v1"
+TINY_VERSION = "v2"  # bump when the tiny builders change, so cached copies are rebuilt
 
 
 def demo_cache() -> Path:

@@ -85,6 +85,24 @@ def test_nothing_site_specific_is_hard_coded(script):
     assert not re.search(r"hf_[A-Za-z0-9]{20,}", text)  # no token
 
 
+def base_env(tmp_path: Path, venv: Path) -> dict:
+    """The launcher's required variables: a repo folder (scripts linked in), venv, HF_HOME, cache, output."""
+    repo = tmp_path / "repo"
+    (repo / "configs").mkdir(parents=True)
+    (repo / "scripts").symlink_to(REPO / "scripts")
+    hf_home = tmp_path / "hf"
+    hf_home.mkdir()
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIR_REPO": str(repo),
+        "AIR_VENV": str(venv),
+        "HF_HOME": str(hf_home),
+        "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+    }
+
+
 @pytest.fixture
 def env_setup(tmp_path):
     """A fake venv whose bin/accelerate is the stand-in, plus the shared folders; returns (env, paths)."""
@@ -96,20 +114,9 @@ def env_setup(tmp_path):
     accelerate = venv / "bin" / "accelerate"
     accelerate.write_text(FAKE_ACCELERATE, encoding="utf-8")
     accelerate.chmod(0o755)
-    repo = tmp_path / "repo"
-    (repo / "configs").mkdir(parents=True)
-    (repo / "scripts").symlink_to(REPO / "scripts")
-    hf_home = tmp_path / "hf"
-    hf_home.mkdir()
     env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AIR_REPO": str(repo),
-        "AIR_VENV": str(venv),
-        "HF_HOME": str(hf_home),
-        "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+        **base_env(tmp_path, venv),
         "PRETRAINED": "Qwen/Qwen2.5-VL-7B-Instruct",
-        "OUTPUT_DIR": str(tmp_path / "out"),
         "FAKE_ARGS_FILE": str(tmp_path / "args.txt"),
         "FAKE_ENV_FILE": str(tmp_path / "env.txt"),
         "SLURM_ARRAY_TASK_ID": "4",
@@ -283,22 +290,11 @@ def test_real_launch_of_hvp_on_the_sample_task_then_collect(tmp_path):
     from air.sample_task import task_dir
 
     pretrained, clip = build_tiny_models(tmp_path / "tiny")
-    repo = tmp_path / "repo"
-    (repo / "configs").mkdir(parents=True)
-    (repo / "scripts").symlink_to(REPO / "scripts")
-    hf_home = tmp_path / "hf"
-    hf_home.mkdir()
     env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AIR_REPO": str(repo),
-        "AIR_VENV": str(venv),
-        "HF_HOME": str(hf_home),
-        "AIR_CLIP_CACHE_DIR": str(tmp_path / "clip_cache"),
+        **base_env(tmp_path, venv),
         "AIR_SAMPLE_VIDEO_DIR": str(tmp_path / "videos"),
         "PRETRAINED": pretrained,
         "CLIP": clip,
-        "OUTPUT_DIR": str(tmp_path / "out"),
         "TASKS": "air_sample",
         "TASK_INDEX": "0",
         "INCLUDE_PATH": str(task_dir()),

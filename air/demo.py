@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,7 @@ def run_demo(out_dir: str | None = None, pretrained: str | None = None, clip: st
     """Run the demo; returns a process exit code (0 on success)."""
     output = Path(out_dir or "logs_air/demo").resolve()
     output.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(output / "traces", ignore_errors=True)  # each demo run traces afresh (no resume here)
     tiny = not pretrained
     if tiny:
         pretrained, tiny_clip = build_tiny_models()

@@ -5,7 +5,9 @@ files (lmms-eval exits 0 even when evaluation fails) and the side-car traces.
 """
 
 import json
+import os
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from air.demo import build_tiny_models
 from air.testing.videos import write_video
 from air.traces import iter_trace_records
-from lmms_helpers import FAST_ARGS, results_of, run_lmms_eval, samples_of, write_task
+from lmms_helpers import FAST_ARGS, OFFLINE_ENV, results_of, run_lmms_eval, samples_of, write_task
 
 pytestmark = pytest.mark.slow
 
@@ -151,3 +153,25 @@ def test_hvp_cli_two_processes_lose_and_duplicate_nothing(tmp_path, tiny, videos
     records = list(iter_trace_records(output / "traces"))
     assert sorted(r["doc_id"] for r in records) == [0, 1, 2], "no doc lost or traced twice"
     assert len(samples_of(output, "air_t_multi")) == 3
+
+
+def test_air_demo_end_to_end(tmp_path):
+    """What `make demo` runs: tiny models built once, lmms-eval on air_sample, the printed summary."""
+    out = tmp_path / "demo"
+    stale = out / "traces"
+    stale.mkdir(parents=True)
+    (stale / "traces_rank0.jsonl").write_text(json.dumps({"task": "air_sample", "doc_id": 0, "answer": "old"}) + "\n")
+    env = {**os.environ, **OFFLINE_ENV, "AIR_DEMO_CACHE": str(tmp_path / "tiny"),
+           "AIR_SAMPLE_VIDEO_DIR": str(tmp_path / "videos"), "AIR_CLIP_CACHE_DIR": str(tmp_path / "cc")}
+    proc = subprocess.run([sys.executable, "-m", "air", "demo", "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    text = proc.stdout
+    assert "RANDOM-WEIGHT" in text and "accuracy (air_sample):" in text
+    doc_lines = [line for line in text.splitlines() if line.strip().startswith("doc ")]
+    assert len(doc_lines) == 4 and all("frames selected" in line and "analysed" in line for line in doc_lines)
+    assert "old" not in text, "a previous run's traces are not mixed in"
+    figure = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("figure:"))
+    assert os.path.getsize(figure) > 20_000
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
+        "air_sample_0.mp4", "air_sample_1.mp4", "air_sample_2.mp4"]

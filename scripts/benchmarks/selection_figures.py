@@ -32,33 +32,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("air") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from air.model import AIRConfig, FrameScore, select_frames
+from air.model import AIRConfig, select_frames
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sim.scorers import TrackAnalysis, TrackSimilarity  # noqa: E402
 
 FPS = 30.0
 SCORER_MODES = ("evidence", "all_low", "all_high", "random", "unparseable")
 
 
-class LookupSimilarity:
-    """similarity(frames int64 (k,)) -> float64 (k,): raw cosine read from a precomputed track (n_frames,)."""
-
-    def __init__(self, track: np.ndarray):
-        self.track = np.asarray(track, dtype=np.float64)
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return self.track[np.asarray(frames, dtype=np.int64)]
-
-
-class LookupScorer:
-    """analyze(frames int64 (k,)) -> k FrameScores read from a per-frame int8 array (0 = unparseable)."""
-
-    def __init__(self, scores: np.ndarray):
-        self.scores = np.asarray(scores, dtype=np.int8)
-        self.frames_seen = 0
-
-    def __call__(self, frames: np.ndarray) -> list[FrameScore]:
-        frames = np.asarray(frames, dtype=np.int64)
-        self.frames_seen += int(frames.size)
-        return [FrameScore(int(s) if s > 0 else None, "lookup") for s in self.scores[frames].tolist()]
+# The simulation's lookup callables serve here too (this folder is on sys.path when this file runs).
+LookupSimilarity, LookupScorer = TrackSimilarity, TrackAnalysis
 
 
 def synthetic_video(n_frames: int, fps: float, rng: np.random.Generator, *, mode: str = "evidence",

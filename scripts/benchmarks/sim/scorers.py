@@ -42,7 +42,7 @@ class TrackSimilarity:
 
 
 class TrackAnalysis:
-    """analyze(frames int64 (k,)) -> k FrameScores read from a per-frame score array (int (n,))."""
+    """analyze(frames int64 (k,)) -> k FrameScores read from a per-frame score array (int (n,)); 0 = unparseable."""
 
     def __init__(self, scores: np.ndarray):
         self.scores = np.asarray(scores)
@@ -53,4 +53,4 @@ class TrackAnalysis:
         frames = np.asarray(frames, dtype=np.int64)
         self.calls += 1
         self.frames_seen += int(frames.size)
-        return [FrameScore(int(self.scores[f]), "simulated") for f in frames.tolist()]
+        return [FrameScore(int(s) if s > 0 else None, "simulated") for s in self.scores[frames].tolist()]

@@ -137,9 +137,19 @@ def selection_summary(record: dict) -> dict:
 
 
 def remember_summary(doc: Any, record: dict) -> None:
-    _SUMMARIES[doc_fingerprint(doc)] = selection_summary(record)
+    """Keep the record's summary under the doc, and under (task, doc) when the record names its task."""
+    summary = selection_summary(record)
+    fingerprint = doc_fingerprint(doc)
+    _SUMMARIES[fingerprint] = summary
+    if record.get("task"):
+        _SUMMARIES[f"{record['task']}::{fingerprint}"] = summary
 
 
-def recall_summary(doc: Any) -> dict | None:
-    """The summary remembered for `doc` in this process, or None."""
-    return _SUMMARIES.get(doc_fingerprint(doc))
+def recall_summary(doc: Any, task: str | None = None) -> dict | None:
+    """The summary remembered for `doc` in this process, or None.
+
+    With `task`, only that task's summary: two tasks over the same docs in one run (Video-MME with and
+    without subtitles) keep theirs apart.
+    """
+    fingerprint = doc_fingerprint(doc)
+    return _SUMMARIES.get(f"{task}::{fingerprint}" if task else fingerprint)

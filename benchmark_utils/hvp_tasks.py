@@ -37,21 +37,21 @@ def lmms_task_utils(benchmark: str) -> ModuleType:
 
 
 # -- the selection summary -----------------------------------------------------------------------
-def selection_summary(doc: Mapping) -> dict | None:
-    """Return the summary the hvp model remembered for ``doc`` in this process, or None."""
+def selection_summary(doc: Mapping, task: str | None = None) -> dict | None:
+    """Return the summary the hvp model remembered for ``doc`` (in ``task`` when given) in this process, or None."""
     from air.traces import recall_summary
 
-    return recall_summary(doc)
+    return recall_summary(doc, task)
 
 
-def with_selection(doc: Mapping, metrics: Mapping[str, Any]) -> dict:
+def with_selection(doc: Mapping, metrics: Mapping[str, Any], task: str | None = None) -> dict:
     """Return lmms-eval's per-doc metrics plus ``air_selection`` (the doc's selection summary or None)."""
     if SUMMARY_METRIC in metrics:
         raise ValueError(
             f"Invalid process_results output: it already has the key {SUMMARY_METRIC!r}. "
             f"Expected only lmms-eval's own metric keys, got {sorted(metrics)}."
         )
-    return {**metrics, SUMMARY_METRIC: selection_summary(doc)}
+    return {**metrics, SUMMARY_METRIC: selection_summary(doc, task)}
 
 
 def summary_aggregation(items: Iterable[Any]) -> float | None:
@@ -98,8 +98,14 @@ def videomme_subtitle_base_text(doc: Mapping, lmms_eval_specific_kwargs: Mapping
 
 
 def videomme_process_results(doc: Mapping, results: list) -> dict:
-    """lmms-eval's videomme_perception_score plus air_selection."""
-    return with_selection(doc, lmms_task_utils("videomme").videomme_process_results(doc, results))
+    """lmms-eval's videomme_perception_score plus videomme_hvp's air_selection."""
+    return with_selection(doc, lmms_task_utils("videomme").videomme_process_results(doc, results), "videomme_hvp")
+
+
+def videomme_w_subtitle_process_results(doc: Mapping, results: list) -> dict:
+    """lmms-eval's videomme_perception_score plus videomme_w_subtitle_hvp's air_selection (same docs as videomme)."""
+    return with_selection(doc, lmms_task_utils("videomme").videomme_process_results(doc, results),
+                          "videomme_w_subtitle_hvp")
 
 
 def videomme_aggregate_results(results: list) -> float:

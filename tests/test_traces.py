@@ -68,3 +68,15 @@ def test_question_id_from_dataset_fields():
     assert _question_id({"question_id": "001-1", "id": 7}) == "001-1"
     assert _question_id({"qid": 3}) == "3"
     assert _question_id({"video": "x"}) is None
+
+
+def test_summaries_of_two_tasks_over_the_same_doc_stay_apart():
+    from air.traces import recall_summary, remember_summary
+
+    doc = {"videoID": "shared", "question": "q?"}
+    remember_summary(doc, {"task": "videomme_hvp", "frame_indices": [1], "method": "air"})
+    remember_summary(doc, {"task": "videomme_w_subtitle_hvp", "error": "VideoDecodeError: x", "method": "air"})
+    assert recall_summary(doc, "videomme_hvp") == {"method": "air", "frame_indices": [1]}
+    assert recall_summary(doc, "videomme_w_subtitle_hvp")["error"].startswith("VideoDecodeError")
+    assert recall_summary(doc, "mlvu_dev_hvp") is None
+    assert recall_summary(doc) == recall_summary(doc, "videomme_w_subtitle_hvp"), "without a task: the latest"

@@ -2,7 +2,7 @@
 extraction from lmms-eval context strings.
 
 Standard library only. The rubric is our own wording of SPEC.md's 1..5 relevance scale.
-Public: FrameScore, ANALYSIS_INSTRUCTIONS, format_query, build_analysis_prompt,
+Public: FrameScore, ANALYSIS_PROMPT_VERSION, ANALYSIS_INSTRUCTIONS, format_query, build_analysis_prompt,
 parse_analysis_output, extract_question_options, timestamp_prefix.
 """
 
@@ -25,6 +25,10 @@ class FrameScore:
     reason: str = ""
     raw: str = ""
 
+
+#: Version of the analysis prompt below; traces and resume fingerprints record it, so a changed prompt
+#: is never mistaken for the old one. Bump it whenever the wording changes.
+ANALYSIS_PROMPT_VERSION = 1
 
 ANALYSIS_INSTRUCTIONS = (
     "You are given one frame of a video and a question about the video.\n"

@@ -16,20 +16,30 @@ from typing import Any, Mapping
 DECODERS = ("decord", "pyav", "torchcodec")
 DEFAULT_CLIP_MODEL = "open_clip:EVA02-L-14/merged2b_s4b_b131k"
 
-# Strategy presets give alpha and l_min in frames at 24 fps, as the paper does for alpha_min (15 frames
-# = 0.625 s); they are converted to seconds here. d_min is in seconds like SPEC.md's merge_gap_s.
-_FRAMES_24 = 1.0 / 24.0
+# The paper's strategy presets (Tab. 14) give alpha_min and l_min as numbers around the defaults 15
+# and 20 without units; SPEC.md scales our defaults by the same ratio (alpha_min_s 0.625 s, min_event_s
+# 3.0 s). d_min is in seconds like merge_gap_s.
+def _alpha_min_s(paper_value: float) -> float:
+    return paper_value / 15 * 0.625
+
+
+def _min_event_s(paper_value: float) -> float:
+    return paper_value / 20 * 3.0
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Efficiency presets (max_frames, candidates_per_round, max_rounds) from the paper.
     "default": {},
     "efficient_16_8_4": {"max_frames": 16, "candidates_per_round": 8, "max_rounds": 4},
     "efficient_16_4_4": {"max_frames": 16, "candidates_per_round": 4, "max_rounds": 4},
+    "efficient_16_8_2": {"max_frames": 16, "candidates_per_round": 8, "max_rounds": 2},
+    "efficient_32_8_4": {"max_frames": 32, "candidates_per_round": 8, "max_rounds": 4},
+    "efficient_32_16_8": {"max_frames": 32, "candidates_per_round": 16, "max_rounds": 8},
     # Strategy presets from the paper.
-    "short": {"gamma": 0.5, "alpha_min_s": 10 * _FRAMES_24, "min_event_s": 15 * _FRAMES_24, "merge_gap_s": 1.0},
-    "long": {"alpha_min_s": 25 * _FRAMES_24, "min_event_s": 30 * _FRAMES_24, "merge_gap_s": 3.0},
-    "conservative": {"gamma": 0.3, "alpha_min_s": 20 * _FRAMES_24, "beta": 1.7},
-    "aggressive": {"gamma": 0.9, "alpha_min_s": 20 * _FRAMES_24, "beta": 1.2},
+    "short": {"gamma": 0.5, "alpha_min_s": _alpha_min_s(10), "min_event_s": _min_event_s(15), "merge_gap_s": 1.0},
+    "long": {"alpha_min_s": _alpha_min_s(25), "min_event_s": _min_event_s(30), "merge_gap_s": 3.0},
+    "conservative": {"gamma": 0.3, "alpha_min_s": _alpha_min_s(20), "beta": 1.7},
+    "aggressive": {"gamma": 0.9, "alpha_min_s": _alpha_min_s(20), "beta": 1.2},
     # Backbone default of the paper for VILA-1.5.
     "vila": {"max_frames": 8, "min_frames": 8},
 }
@@ -70,6 +80,11 @@ class AIRConfig:
     fixed_budget: bool = False
     spread_candidates: bool = False
     spread_explore_frac: float = 0.0
+    # Ablations of the paper's Tab. 4 (SPEC.md): each removes one part of A.I.R.
+    ablate_threshold: bool = False
+    ablate_ranking: bool = False
+    ablate_analysis: bool = False
+    ablate_lds: bool = False
     clip_model: str = DEFAULT_CLIP_MODEL
     decoder: str = "decord"
     analysis_batch_size: int = 12
@@ -141,7 +156,8 @@ class AIRConfig:
 _POSITIVE_REAL = {"sample_fps", "budget_ref_s", "beta"}
 _NON_NEGATIVE_REAL = {"gamma", "merge_gap_s", "min_event_s", "c_len", "alpha_frac", "alpha_min_s"}
 _POSITIVE_INT = {"max_frames", "min_frames", "candidates_per_round", "max_rounds", "lds_max_depth", "analysis_batch_size"}
-_BOOLS = {"reanalyze", "fixed_budget", "spread_candidates"}
+_BOOLS = {"reanalyze", "fixed_budget", "spread_candidates", "ablate_threshold", "ablate_ranking", "ablate_analysis",
+          "ablate_lds"}
 
 
 def _fail(name: str, value: Any, expected: str) -> None:
@@ -231,3 +247,49 @@ def convert_value(name: str, value: Any, type_hint: Any) -> Any:
     if base == "str":
         return str(value).strip()
     return value
+
+
+# -- a backbone's own frame limits -------------------------------------------------------------
+_FRAME_FIELDS = ("max_frames", "min_frames")
+
+
+def config_for_backbone(
+    args: Mapping[str, Any],
+    *,
+    max_frames: int | None,
+    min_frames: int | None = None,
+    backbone: str = "the backbone",
+) -> tuple[AIRConfig, tuple[str, ...]]:
+    """`AIRConfig.from_model_args(args)` under a backbone's own frame limits (VILA-1.5: 8 / 8).
+
+    The limits hold under every preset: a preset's max_frames / min_frames never replace them; only
+    max_frames / min_frames given in `args` do. max_frames None means the backbone has no limits.
+    Returns (config, notes): one sentence per value the limits changed, for the caller to log as a
+    warning and record in the trace (`config_notes`).
+    """
+    args = dict(args)
+    if max_frames is None:
+        return AIRConfig.from_model_args(args), ()
+    limits = {"max_frames": int(max_frames), "min_frames": int(min_frames or max_frames)}
+    preset = convert_value("preset", args.get("preset"), "str | None")
+    preset_values = PRESETS.get(preset, {}) if preset else {}  # an unknown name raises below
+    explicit = {name for name in _FRAME_FIELDS if name in args}
+    notes: list[str] = []
+    for name in _FRAME_FIELDS:
+        if name in explicit:
+            continue
+        if name in preset_values and preset_values[name] != limits[name]:
+            notes.append(
+                f"preset {preset!r} sets {name}={preset_values[name]}, but {backbone} keeps its own "
+                f"{name}={limits[name]} (pass {name}= explicitly to override)."
+            )
+        args[name] = limits[name]
+    if explicit == {"max_frames"}:
+        given_max = convert_value("max_frames", args["max_frames"], "int")
+        if given_max < limits["min_frames"]:
+            notes.append(
+                f"min_frames={given_max}: {backbone}'s own min_frames={limits['min_frames']} is above the "
+                f"given max_frames={given_max}."
+            )
+            args["min_frames"] = given_max
+    return AIRConfig.from_model_args(args), tuple(notes)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from air.base_models.base import Backbone, LoadOptions
-from air.config import PRESETS, AIRConfig
+from air.config import PRESETS, AIRConfig, config_for_backbone
 from air.Process_Utils.process_messages import FrameScore, format_query
 from air.selection import RoundTrace, Selection, select_frames
 
@@ -47,6 +47,8 @@ class H_VPModel:
     backbone: answers questions (and rates frames unless `analysis_backbone` is given).
     clip: a ClipEncoder (`air.base_models.clip_model.load_clip`).
     cache: a FeatureCache, None to disable the persistent cache, or "default" for the config's dir.
+    config_notes: warnings about the configuration (e.g. a preset value capped by the backbone's own
+    frame limits), recorded in every trace as `config_notes`.
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class H_VPModel:
         analysis_backbone: Backbone | None = None,
         cache: Any = "default",
         frame_max_side: int | None = DEFAULT_FRAME_MAX_SIDE,
+        config_notes: Sequence[str] = (),
     ):
         self.backbone = backbone
         self.analysis_backbone = analysis_backbone or backbone
@@ -69,6 +72,7 @@ class H_VPModel:
             cache = FeatureCache(self.config.resolved_cache_dir)
         self.cache = cache
         self.frame_max_side = frame_max_side
+        self.config_notes = tuple(config_notes)
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
@@ -90,6 +94,9 @@ class H_VPModel:
         fields: any AIRConfig field (max_frames=16, preset="efficient_16_8_4", ...) and any
         LoadOptions field (device, device_map, torch_dtype, attn_implementation, max_pixels,
         min_pixels, trust_remote_code, analysis_mode). Loosely typed strings are converted.
+        A backbone's own frame limits (VILA-1.5: 8 / 8) hold under every preset; only max_frames /
+        min_frames given here override them. A preset value they replace is logged as a warning and
+        recorded in each trace (`config_notes`).
         """
         from air.base_models import resolve_backbone
         from air.base_models.clip_model import load_clip
@@ -100,10 +107,10 @@ class H_VPModel:
         air_args = dict(fields)
         if clip_model is not None:
             air_args["clip_model"] = clip_model
-        if adapter.default_max_frames and "max_frames" not in air_args and "preset" not in air_args:
-            air_args["max_frames"] = adapter.default_max_frames
-            air_args["min_frames"] = air_args.get("min_frames", adapter.default_min_frames or adapter.default_max_frames)
-        config = AIRConfig.from_model_args(air_args)
+        config, notes = config_for_backbone(air_args, max_frames=adapter.default_max_frames,
+                                            min_frames=adapter.default_min_frames, backbone=adapter.name)
+        for note in notes:
+            logger.warning("A.I.R. configuration: %s", note)
         load_args["analysis_batch_size"] = config.analysis_batch_size
         options = LoadOptions(**load_args)
         model = adapter.from_pretrained(pretrained, options)
@@ -115,7 +122,7 @@ class H_VPModel:
             config.clip_model, device=clip_device or default_device(options.device), batch_size=clip_batch_size
         )
         return cls(model, encoder, config, analysis_backbone=analysis_model, cache=cache,
-                   frame_max_side=frame_max_side)
+                   frame_max_side=frame_max_side, config_notes=notes)
 
     # -- selection -------------------------------------------------------------------------------
     def open(self, video_path: str):
@@ -163,6 +170,8 @@ class H_VPModel:
             fallbacks.append({"reason": "decoder_fallback", "detail": f"{backend} failed ({cause}); served by {reader.backend}"})
         if len(fallbacks) != len(selection.fallbacks):
             info["fallbacks"] = tuple(fallbacks)
+        if self.config_notes:
+            info["config_notes"] = list(self.config_notes)
         return selection.with_info(**info)
 
     # -- answering -------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class SelectorBaseline(HVP):
         """An H_VPModel with the backbone of `pretrained`, the same AIRConfig as hvp, and CLIP only if used."""
         from air.base_models import resolve_backbone
         from air.base_models.base import LoadOptions
-        from air.config import AIRConfig
+        from air.config import config_for_backbone
         from air.model import H_VPModel
 
         pretrained = model_opts["pretrained"]
@@ -93,12 +93,11 @@ class SelectorBaseline(HVP):
             logger.warning("%s: analysis_pretrained=%s is unused: baselines analyse no frames.", self.model_id,
                            model_opts["analysis_pretrained"])
         adapter = resolve_backbone(pretrained, model_opts.get("backbone"))
-        air_args = dict(air_args)
-        # the family's own frame counts (VILA-1.5: 8 / 8), exactly as H_VPModel.from_pretrained sets them
-        if adapter.default_max_frames and "max_frames" not in air_args and "preset" not in air_args:
-            air_args["max_frames"] = adapter.default_max_frames
-            air_args["min_frames"] = air_args.get("min_frames", adapter.default_min_frames or adapter.default_max_frames)
-        config = AIRConfig.from_model_args(air_args)
+        # the family's own frame limits (VILA-1.5: 8 / 8), exactly as H_VPModel.from_pretrained applies them
+        config, notes = config_for_backbone(air_args, max_frames=adapter.default_max_frames,
+                                            min_frames=adapter.default_min_frames, backbone=adapter.name)
+        for note in notes:
+            logger.warning("%s: A.I.R. configuration: %s", self.model_id, note)
         options = LoadOptions(**{**load_opts, "analysis_batch_size": config.analysis_batch_size})
         backbone = adapter.from_pretrained(pretrained, options)
         clip, cache = None, None
@@ -109,7 +108,8 @@ class SelectorBaseline(HVP):
             device = model_opts.get("clip_device") or default_device(options.device)
             clip = load_clip(config.clip_model, device=device, batch_size=model_opts.get("clip_batch_size") or 32)
             cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
-        return H_VPModel(backbone, clip, config, cache=cache, frame_max_side=model_opts.get("frame_max_side", 1024))
+        return H_VPModel(backbone, clip, config, cache=cache, frame_max_side=model_opts.get("frame_max_side", 1024),
+                         config_notes=notes)
 
     def _previous_traces(self) -> dict[str, dict]:
         """Samples this method already traced without error (resume=True).
@@ -130,15 +130,15 @@ class SelectorBaseline(HVP):
         return done
 
     # -- one sample ------------------------------------------------------------------------------
-    def frame_budget(self, n_samples: int, n_frames: int) -> int:
+    def frame_budget(self, n_frames: int, fps: float) -> int:
         """Frames to answer from: num_frames (capped at n_frames) or the A.I.R. budget B of the video."""
-        from air.Process_Utils.sample_logic import adaptive_budget
+        from air.Process_Utils.sample_logic import video_budget
 
         fixed = self.baseline_args["num_frames"]
         if fixed is not None:
             return min(int(fixed), int(n_frames))
         cfg = self.model.config
-        return adaptive_budget(n_samples, cfg.max_frames, cfg.min_frames, cfg.budget_ref_s, n_frames)
+        return video_budget(n_frames, fps, cfg.max_frames, cfg.min_frames, cfg.budget_ref_s)
 
     def choose_frames(self, reader, samples: np.ndarray, budget: int, question: str,
                       options: list[str] | None) -> FrameChoice:
@@ -168,7 +168,7 @@ class SelectorBaseline(HVP):
         t0 = time.perf_counter()
         with self.model.open(video) as reader:
             samples = initial_sample_indices(reader.n_frames, reader.fps, cfg.sample_fps)
-            budget = self.frame_budget(samples.size, reader.n_frames)
+            budget = self.frame_budget(reader.n_frames, reader.fps)
             choice = self.choose_frames(reader, samples, budget, question, list(options) if options else None)
             fallbacks = list(choice.fallbacks)
             for backend, cause in getattr(reader, "fallback_errors", ()):
@@ -180,13 +180,16 @@ class SelectorBaseline(HVP):
             fallbacks.append({"reason": "fewer_frames_than_budget",
                               "detail": f"{len(frames)} of {budget} frames: the choice ran out of candidates"})
         timings = {**choice.timings_s, "total": time.perf_counter() - t0}
+        config_notes = list(getattr(self.model, "config_notes", ()))
+        notes = {"config_notes": config_notes} if config_notes else {}
         return Selection(
             frame_indices=frames, fps=fps, n_frames=n_frames, budget=int(budget), threshold=None, gmm_means=(),
             gmm_stds=(), events=(), initial_pool=(), rounds=(), stop_reason=SINGLE_PASS,
             fallbacks=tuple(fallbacks), scored=choice.scored, timings_s=timings, config=cfg.to_dict(),
             video=str(video),
             extra={"method": self.method_name, "decoder": decoder, "n_samples": int(samples.size),
-                   "baseline_args": dict(self.baseline_args), **choice.info},
+                   "baseline_args": dict(self.baseline_args), **choice.info,
+                   **notes},
         )
 
 

@@ -101,23 +101,97 @@ def test_unknown_key_lists_valid_keys():
     assert "preset" in msg
 
 
-def test_presets():
+def test_presets_from_model_args():
     assert AIRConfig.from_model_args({"preset": "efficient_16_8_4"}).max_frames == 16
     c = AIRConfig.from_model_args({"preset": "efficient_16_4_4", "max_rounds": "5"})
     assert (c.max_frames, c.candidates_per_round, c.max_rounds) == (16, 4, 5)
-    short = AIRConfig.from_preset("short")
-    assert short.gamma == 0.5 and short.merge_gap_s == 1.0
-    assert short.alpha_min_s == pytest.approx(10 / 24)
-    long = AIRConfig.from_preset("long")
-    assert long.alpha_min_s == pytest.approx(25 / 24) and long.merge_gap_s == 3.0
-    assert AIRConfig.from_preset("conservative").beta == 1.7
-    assert AIRConfig.from_preset("aggressive").gamma == 0.9
-    assert AIRConfig.from_preset("vila").max_frames == 8
     assert AIRConfig.from_model_args({"preset": "None"}) == AIRConfig()
-    for name in PRESETS:
-        AIRConfig.from_preset(name)
     with pytest.raises(ValueError, match=r"Invalid preset: 'fast'. Expected one of \["):
         AIRConfig.from_preset("fast")
+
+
+# SPEC.md: efficiency presets (max_frames, C, I_max); strategy presets scale the paper's alpha_min
+# (default 15) and l_min (default 20) by alpha_min_s = value / 15 * 0.625, min_event_s = value / 20 * 3.0.
+EXPECTED_PRESETS = {
+    "default": {},
+    "efficient_16_8_4": {"max_frames": 16, "candidates_per_round": 8, "max_rounds": 4},
+    "efficient_16_4_4": {"max_frames": 16, "candidates_per_round": 4, "max_rounds": 4},
+    "efficient_16_8_2": {"max_frames": 16, "candidates_per_round": 8, "max_rounds": 2},
+    "efficient_32_8_4": {"max_frames": 32, "candidates_per_round": 8, "max_rounds": 4},
+    "efficient_32_16_8": {"max_frames": 32, "candidates_per_round": 16, "max_rounds": 8},
+    "short": {"gamma": 0.5, "alpha_min_s": 0.4166667, "min_event_s": 2.25, "merge_gap_s": 1.0},
+    "long": {"alpha_min_s": 1.0416667, "min_event_s": 4.5, "merge_gap_s": 3.0},
+    "conservative": {"gamma": 0.3, "alpha_min_s": 0.8333333, "beta": 1.7},
+    "aggressive": {"gamma": 0.9, "alpha_min_s": 0.8333333, "beta": 1.2},
+    "vila": {"max_frames": 8, "min_frames": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PRESETS))
+def test_every_preset_value(name):
+    assert set(PRESETS) == set(EXPECTED_PRESETS)
+    config = AIRConfig.from_preset(name)
+    default = AIRConfig().to_dict()
+    expected = {**default, **EXPECTED_PRESETS[name]}
+    for key, value in config.to_dict().items():
+        assert value == (pytest.approx(expected[key], abs=1e-6) if isinstance(value, float) else expected[key]), key
+
+
+def test_long_prunes_more_and_short_less_than_the_default():
+    short, default, long = (AIRConfig.from_preset(n) for n in ("short", "default", "long"))
+    assert short.min_event_s < default.min_event_s < long.min_event_s
+    assert short.alpha_min_s < default.alpha_min_s < long.alpha_min_s
+    assert AIRConfig.from_preset("conservative").alpha_min_s == pytest.approx(20 / 15 * 0.625)
+
+
+def test_backbone_frame_limits_hold_under_every_preset():
+    from air.config import config_for_backbone
+
+    for name in PRESETS:
+        config, notes = config_for_backbone({"preset": name}, max_frames=8, min_frames=8, backbone="vila1_5")
+        assert (config.max_frames, config.min_frames) == (8, 8), name
+        preset = PRESETS[name]
+        assert {k: v for k, v in config.to_dict().items() if k in preset and k not in ("max_frames", "min_frames")} == {
+            k: v for k, v in preset.items() if k not in ("max_frames", "min_frames")}, name
+        capped = "max_frames" in preset and preset["max_frames"] != 8
+        assert bool(notes) == capped, (name, notes)
+    config, notes = config_for_backbone({"preset": "efficient_32_16_8"}, max_frames=8, min_frames=8, backbone="vila1_5")
+    assert (config.candidates_per_round, config.max_rounds) == (16, 8)
+    assert notes == ("preset 'efficient_32_16_8' sets max_frames=32, but vila1_5 keeps its own max_frames=8 "
+                     "(pass max_frames= explicitly to override).",)
+    # without a preset: the backbone's values, no note
+    assert config_for_backbone({}, max_frames=8, min_frames=8, backbone="vila1_5")[0].max_frames == 8
+    # fields given explicitly override the limits
+    config, notes = config_for_backbone({"preset": "efficient_16_8_4", "max_frames": "16"}, max_frames=8,
+                                        min_frames=8, backbone="vila1_5")
+    assert (config.max_frames, config.min_frames, notes) == (16, 8, ())
+    config, notes = config_for_backbone({"max_frames": 4}, max_frames=8, min_frames=8, backbone="vila1_5")
+    assert (config.max_frames, config.min_frames) == (4, 4) and "min_frames=4" in notes[0]
+    config, _ = config_for_backbone({"min_frames": 2}, max_frames=8, min_frames=8, backbone="vila1_5")
+    assert (config.max_frames, config.min_frames) == (8, 2)
+    with pytest.raises(ValueError, match=r"Invalid min_frames: 16. Expected an int <= max_frames \(8\)."):
+        config_for_backbone({"min_frames": 16}, max_frames=8, backbone="vila1_5")
+    # a backbone without limits: exactly from_model_args
+    args = {"preset": "efficient_16_8_4", "gamma": "0.5"}
+    assert config_for_backbone(args, max_frames=None) == (AIRConfig.from_model_args(args), ())
+    with pytest.raises(ValueError, match="Invalid preset: 'fast'"):
+        config_for_backbone({"preset": "fast"}, max_frames=8, backbone="vila1_5")
+
+
+ABLATIONS = ("ablate_threshold", "ablate_ranking", "ablate_analysis", "ablate_lds")
+
+
+def test_ablation_switches_off_by_default_validated_and_in_the_trace_config():
+    c = AIRConfig()
+    assert all(getattr(c, name) is False for name in ABLATIONS)
+    for name in ABLATIONS:
+        on = AIRConfig.from_model_args({name: "true"})
+        assert getattr(on, name) is True and on.to_dict()[name] is True
+        assert {k: v for k, v in on.to_dict().items() if k != name} == {k: v for k, v in c.to_dict().items() if k != name}
+        with pytest.raises(ValueError, match=f"Invalid {name}: 'yes'. Expected a bool."):
+            AIRConfig(**{name: "yes"})
+        with pytest.raises(ValueError, match=rf"Invalid {name}: 'maybe'. Expected a bool \(true/false\)."):
+            AIRConfig.from_model_args({name: "maybe"})
 
 
 def test_cache_dir_resolution(monkeypatch):

@@ -82,6 +82,7 @@ def _track(record: dict) -> _Track:
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"Invalid trace fps: {record['fps']!r}. Expected a finite number > 0.")
     scored = record.get("scored") or []
+    scored = [row for row in scored if row[2] is not None]  # failed CLIP scores have no value to plot
     norm_of = {int(f): float(n) for f, _raw, n, _src in scored}
     samples = np.array([(f / fps, n) for f, _r, n, s in scored if s == "sample"], dtype=np.float64).reshape(-1, 2)
     lds = np.array([(f / fps, n) for f, _r, n, s in scored if s != "sample"], dtype=np.float64).reshape(-1, 2)
@@ -92,7 +93,7 @@ def _track(record: dict) -> _Track:
         sims = list(r.get("similarity") or [])
         for k, (f, s) in enumerate(zip(r.get("candidates", []), r.get("scores", []))):
             analysed[int(f)] = (int(r.get("round", 0)), s if s is None else int(s), reasons[k] if k < len(reasons) else "")
-            if int(f) not in norm_of and k < len(sims):
+            if int(f) not in norm_of and k < len(sims) and sims[k] is not None:
                 norm_of[int(f)] = float(sims[k])
     n_frames = record.get("n_frames")
     final = sorted(int(f) for f in record["frame_indices"])
@@ -297,7 +298,7 @@ def zoom_window(track: _Track, max_fraction: float = 0.4) -> tuple[float, float]
         return None
     t_final = np.asarray(track.final, dtype=np.float64) / track.fps
     if track.events:
-        counts = [int(((t_final >= s) & (t_final < e)).sum()) for s, e in track.events]
+        counts = [int(((t_final >= s) & (t_final <= e)).sum()) for s, e in track.events]
         best = int(np.argmax(counts))
         start, end = track.events[best] if counts[best] else (float(t_final.min()), float(t_final.max()))
     else:

@@ -29,13 +29,18 @@ STOP_POOL_EXHAUSTED = "pool_exhausted"
 
 @dataclass(frozen=True)
 class RoundTrace:
-    """One iteration of stage 2. Frame lists hold original-frame indices."""
+    """One iteration of stage 2. Frame lists hold original-frame indices.
+
+    similarity: the candidates' normalised CLIP scores (None for a failed score).
+    lds_added: frames that joined the pool F by localized density sampling this round (newly scored
+    ones and earlier 1-FPS samples outside the pool alike).
+    """
 
     round: int
     candidates: tuple[int, ...]
     scores: tuple[int | None, ...]
     reasons: tuple[str, ...]
-    similarity: tuple[float, ...]
+    similarity: tuple[float | None, ...]
     intervals: tuple[tuple[int, int], ...]
     positives: tuple[int, ...]
     top_up: tuple[int, ...]
@@ -48,7 +53,7 @@ class RoundTrace:
             "candidates": list(self.candidates),
             "scores": list(self.scores),
             "reasons": list(self.reasons),
-            "similarity": [round(s, 6) for s in self.similarity],
+            "similarity": [_json_float(s) for s in self.similarity],
             "intervals": [list(iv) for iv in self.intervals],
             "positives": list(self.positives),
             "top_up": list(self.top_up),
@@ -62,8 +67,12 @@ class Selection:
     """The frames A.I.R. chose for one video and question, with the full trace of how.
 
     frame_indices: sorted original-frame indices; timestamps_s = frame_indices / fps.
-    scored: every frame that got a CLIP score: (frame, raw cosine, normalised score, source) with
-    source "sample" (1-FPS) or "lds" (localized density sampling).
+    events: the events in seconds on the video's clock, (time of the first sample, time of the
+    last sample); event_samples: the same events as (first, last) sample numbers, inclusive.
+    scored: every frame whose CLIP score was computed: (frame, raw cosine, normalised score, source)
+    with source "sample" (1-FPS) or "lds" (localized density sampling); raw and normalised are None
+    for a failed score (NaN or infinite similarity), which nothing else uses.
+    `to_dict()` / `to_json()` are strict JSON: a non-finite number anywhere is written as null.
     """
 
     frame_indices: tuple[int, ...]
@@ -78,11 +87,12 @@ class Selection:
     rounds: tuple[RoundTrace, ...]
     stop_reason: str
     fallbacks: tuple[dict[str, str], ...]
-    scored: tuple[tuple[int, float, float, str], ...]
+    scored: tuple[tuple[int, float | None, float | None, str], ...]
     timings_s: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     video: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    event_samples: tuple[tuple[int, int], ...] = ()
 
     @property
     def timestamps_s(self) -> tuple[float, ...]:
@@ -90,6 +100,9 @@ class Selection:
 
     @property
     def n_analyzed(self) -> int:
+        """Frames the analysis backbone rated (0 with ablate_analysis: candidates were not rated)."""
+        if self.config.get("ablate_analysis"):
+            return 0
         return sum(len(r.candidates) for r in self.rounds)
 
     @property
@@ -105,8 +118,8 @@ class Selection:
         return replace(self, **own, extra={**self.extra, **extra})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready trace (ARCHITECTURE.md's public contract)."""
-        return {
+        """JSON-ready trace (ARCHITECTURE.md's public contract): plain Python values, strict JSON."""
+        return _strict_json({
             "video": self.video,
             "fps": self.fps,
             "n_frames": self.n_frames,
@@ -115,28 +128,29 @@ class Selection:
             "budget": self.budget,
             "threshold": _json_float(self.threshold),
             "gmm": {"means": list(self.gmm_means), "stds": list(self.gmm_stds)},
-            "events": [list(e) for e in self.events],
+            "events": [[round(float(s), 4), round(float(e), 4)] for s, e in self.events],
+            "event_samples": [[int(i), int(j)] for i, j in self.event_samples],
             "initial_pool": list(self.initial_pool),
             "rounds": [r.to_dict() for r in self.rounds],
             "n_analyzed": self.n_analyzed,
             "stop_reason": self.stop_reason,
             "fallbacks": [dict(f) for f in self.fallbacks],
-            "scored": [[f, round(raw, 6), round(norm, 6), src] for f, raw, norm, src in self.scored],
-            "timings_s": {k: round(v, 6) for k, v in self.timings_s.items()},
+            "scored": [[f, _json_float(raw), _json_float(norm), src] for f, raw, norm, src in self.scored],
+            "timings_s": {k: _json_float(v) for k, v in self.timings_s.items()},
             "config": dict(self.config),
             **self.extra,
-        }
+        })
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict())
+        return json.dumps(self.to_dict(), allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Selection":
         """Rebuild a Selection from `to_dict()` output (e.g. a saved trace)."""
         known = {
             "video", "fps", "n_frames", "frame_indices", "timestamps_s", "budget", "threshold", "gmm",
-            "events", "initial_pool", "rounds", "n_analyzed", "stop_reason", "fallbacks", "scored",
-            "timings_s", "config",
+            "events", "event_samples", "initial_pool", "rounds", "n_analyzed", "stop_reason", "fallbacks",
+            "scored", "timings_s", "config",
         }
         rounds = tuple(
             RoundTrace(
@@ -162,11 +176,12 @@ class Selection:
             gmm_means=tuple(data.get("gmm", {}).get("means", ())),
             gmm_stds=tuple(data.get("gmm", {}).get("stds", ())),
             events=tuple(tuple(e) for e in data.get("events", ())),
+            event_samples=tuple((int(i), int(j)) for i, j in data.get("event_samples", ())),
             initial_pool=tuple(data.get("initial_pool", ())),
             rounds=rounds,
             stop_reason=data.get("stop_reason", ""),
             fallbacks=tuple(dict(f) for f in data.get("fallbacks", ())),
-            scored=tuple((int(f), float(r), float(n), str(s)) for f, r, n, s in data.get("scored", ())),
+            scored=tuple((int(f), _float_or_none(r), _float_or_none(n), str(s)) for f, r, n, s in data.get("scored", ())),
             timings_s=dict(data.get("timings_s", {})),
             config=dict(data.get("config", {})),
             video=data.get("video"),
@@ -175,13 +190,42 @@ class Selection:
 
 
 def _json_float(value: float | None) -> float | None:
+    """A number rounded to 6 decimals for the trace; None for None, NaN and +-inf."""
     if value is None or not math.isfinite(value):
         return None
     return round(float(value), 6)
 
 
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _strict_json(value: Any) -> Any:
+    """`value` with plain Python containers and scalars only, every non-finite float made None.
+
+    Reaches into `extra` too (anything passed to `with_info`), so `json.dumps(..., allow_nan=False)`
+    always succeeds on a Selection's dict.
+    """
+    if isinstance(value, dict):
+        return {str(k): _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_strict_json(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 class _Scores:
-    """The sparse score track S: raw and normalised scores of every frame that has one."""
+    """The sparse score track S of one video.
+
+    raw: every frame whose similarity was computed (a failed one holds its NaN/inf);
+    norm: the normalised scores of the frames with a finite similarity only: a failed score is
+    recorded (`failed`) and never used.
+    """
 
     def __init__(self, similarity: SimilarityFn, timings: dict[str, float]):
         self._similarity = similarity
@@ -189,6 +233,7 @@ class _Scores:
         self.raw: dict[int, float] = {}
         self.norm: dict[int, float] = {}
         self.source: dict[int, str] = {}
+        self.failed: list[int] = []
         self.map = sl.ScoreMap(0.0, 0.0)
 
     def compute(self, frames: np.ndarray) -> np.ndarray:
@@ -205,11 +250,120 @@ class _Scores:
     def add(self, frames: np.ndarray, raw: np.ndarray, source: str) -> None:
         norm = self.map.apply(raw)
         for f, r, n in zip(frames.tolist(), raw.tolist(), norm.tolist()):
-            self.raw[f], self.norm[f], self.source[f] = r, n, source
+            self.raw[f], self.source[f] = r, source
+            if math.isfinite(n):
+                self.norm[f] = n
+            else:
+                self.failed.append(f)
 
     def sorted_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         idx = np.fromiter(sorted(self.norm), dtype=np.int64, count=len(self.norm))
         return idx, np.array([self.norm[f] for f in idx.tolist()], dtype=np.float64)
+
+    def trace(self) -> tuple[tuple[int, float | None, float | None, str], ...]:
+        """(frame, raw, normalised, source) of every computed frame; None for failed scores."""
+        return tuple(
+            (f, self.raw[f] if f in self.norm else None, self.norm.get(f), self.source[f]) for f in sorted(self.raw)
+        )
+
+
+@dataclass(frozen=True)
+class _Stage1:
+    """What adaptive initial sampling hands to the loop (SPEC.md Stage 1)."""
+
+    budget: int
+    fit: sl.ThresholdFit
+    events: tuple[tuple[int, int], ...]  # (first, last) sample numbers
+    events_s: tuple[tuple[float, float], ...]  # the same on the video's clock
+    pool: tuple[int, ...]
+
+
+def _check_video(n_frames: Any, fps: Any) -> tuple[int, float]:
+    if isinstance(n_frames, (bool, np.bool_)) or not isinstance(n_frames, (int, np.integer)) or n_frames < 1:
+        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 1.")
+    if not (sl.is_real_number(fps) and fps > 0):
+        raise ValueError(f"Invalid fps: {fps!r}. Expected a finite number > 0.")
+    return int(n_frames), float(fps)
+
+
+def _adaptive_initial_sampling(
+    n_frames: int, fps: float, scores: _Scores, config: AIRConfig, fallbacks: list[dict[str, str]]
+) -> _Stage1:
+    """Stage 1: score the 1-FPS samples, derive the budget B and the initial pool F."""
+    samples = sl.initial_sample_indices(n_frames, fps, config.sample_fps)
+    raw_samples = scores.compute(samples)
+    scores.map = sl.ScoreMap.fit(raw_samples)
+    scores.add(samples, raw_samples, "sample")
+    norm = scores.map.apply(raw_samples)  # NaN where the score failed
+    budget = sl.video_budget(n_frames, fps, config.max_frames, config.min_frames, config.budget_ref_s)
+    pool_size = sl.initial_pool_size(budget, config.candidates_per_round, samples.size)
+    n_finite = int(np.isfinite(norm).sum())
+
+    fit = sl.ThresholdFit(float("nan"), (), (), degenerate=True)
+    events: list[tuple[int, int]] = []
+    if config.ablate_threshold:  # recorded through the config, not a fallback
+        pool = sl.evenly_spaced_pool(samples, norm, pool_size)
+    elif n_finite < 4 or scores.map.degenerate:
+        why = "no finite score" if n_finite == 0 else (
+            f"{n_finite} samples with a score (< 4)" if n_finite < 4 else "all sample scores equal")
+        fallbacks.append({"reason": "degenerate_scores", "detail": f"{why}; pool = {pool_size} evenly spaced samples"})
+        pool = sl.evenly_spaced_pool(samples, norm, pool_size)
+    else:
+        fit = sl.gmm_threshold(norm, config.gamma, config.gmm_seed)
+        if not fit.usable:
+            reason = "degenerate_scores" if fit.degenerate else "gmm_failed"
+            detail = "GMM input degenerate" if fit.degenerate else fit.error
+            fallbacks.append({"reason": reason, "detail": f"{detail}; pool = {pool_size} evenly spaced samples"})
+            pool = sl.evenly_spaced_pool(samples, norm, pool_size)
+        else:
+            events = sl.detect_events(
+                norm, fit.threshold,
+                sample_period_s=1.0 / config.sample_fps,
+                merge_gap_s=config.merge_gap_s,
+                min_event_s=config.min_event_s,
+            )
+            if events:
+                pool = sl.event_wise_pool(samples, norm, events, pool_size)
+            else:
+                fallbacks.append({"reason": "no_events", "detail": f"threshold {fit.threshold:.4f}; pool = top {pool_size} samples by S"})
+                pool = sl.top_k_pool(samples, norm, pool_size)
+    events_s = tuple((float(samples[i]) / fps, float(samples[j]) / fps) for i, j in events)
+    return _Stage1(budget, fit, tuple(events), events_s, tuple(int(f) for f in pool))
+
+
+def _round_candidates(
+    pool: set[int], scores: _Scores, excluded: set[int], n_frames: int, fps: float, config: AIRConfig
+) -> list[tuple[int, tuple[int, int]]]:
+    """Stage 2.1-2.2: interval potentials over the pool, then up to C (frame, nominating interval) pairs."""
+    pool_sorted = np.fromiter(sorted(pool), dtype=np.int64, count=len(pool))
+    intervals = sl.pool_intervals(pool_sorted, n_frames)
+    if config.ablate_ranking:
+        potentials = np.zeros(len(intervals))  # unused: candidates go in time order
+    else:
+        scored_idx, scored_val = scores.sorted_arrays()
+        potentials = sl.interval_potentials(intervals, scored_idx, scored_val, config.c_len)
+    if config.spread_candidates:
+        return _spread_candidates(intervals, potentials, pool_sorted, excluded, scores.norm, config, fps)
+    return sl.choose_candidates(intervals, potentials, pool_sorted, excluded, scores.norm,
+                                config.candidates_per_round, by_time=config.ablate_ranking)
+
+
+def _round_analysis(
+    analyze: AnalyzeFn, candidates: list[int], config: AIRConfig
+) -> tuple[list[FrameScore], list[str]]:
+    """Stage 2.3: the VLM's verdicts on the candidates (none with ablate_analysis)."""
+    if config.ablate_analysis:
+        return [FrameScore(None, "", "") for _ in candidates], []
+    return _run_analysis(analyze, candidates, config.analysis_batch_size)
+
+
+def _round_anchors(
+    candidates: list[int], results: list[FrameScore], similarity: list[float | None], quota: int, config: AIRConfig
+) -> tuple[list[int], list[int]]:
+    """Stage 2.4: (positives, top-up); with ablate_analysis every candidate is a positive."""
+    if config.ablate_analysis:
+        return list(candidates), []
+    return sl.positives_and_top_up(candidates, [r.score for r in results], similarity, config.score_threshold, quota)
 
 
 def select_frames(
@@ -223,58 +377,25 @@ def select_frames(
 ) -> Selection:
     """Run A.I.R. on one video: adaptive initial sampling, then the iterative VLM loop.
 
-    n_frames: decoded frame count N; fps: the stream's average rate (frames per second).
-    similarity(frames int64 (k,)) -> float (k,) raw cosine similarity of each frame to the query.
-    analyze(frames int64 (k,)) -> k FrameScores; called with at most `analysis_batch_size` frames.
+    n_frames: decoded frame count N (any int type); fps: the stream's average rate, frames per
+    second (any finite real > 0, numpy scalars included).
+    similarity(frames int64 (k,)) -> float (k,) raw cosine similarity of each frame to the query;
+    a NaN or infinite value is a failed score (recorded, never used).
+    analyze(frames int64 (k,)) -> k FrameScores; called with at most `analysis_batch_size` frames
+    (never with ablate_analysis).
     """
     config = config or AIRConfig()
-    if not (isinstance(n_frames, (int, np.integer)) and n_frames >= 1):
-        raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 1.")
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"Invalid fps: {fps!r}. Expected a finite number > 0.")
-    n_frames = int(n_frames)
+    n_frames, fps = _check_video(n_frames, fps)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     fallbacks: list[dict[str, str]] = []
     scores = _Scores(similarity, timings)
 
     # ---- Stage 1: adaptive initial sampling ----
-    samples = sl.initial_sample_indices(n_frames, fps, config.sample_fps)
-    raw_samples = scores.compute(samples)
-    t_stage1 = time.perf_counter()
-    scores.map = sl.ScoreMap.fit(raw_samples)
-    scores.add(samples, raw_samples, "sample")
-    norm_samples = scores.map.apply(raw_samples)
-    times = samples / fps
-    budget = sl.adaptive_budget(samples.size, config.max_frames, config.min_frames, config.budget_ref_s, n_frames)
-    pool_size = sl.initial_pool_size(budget, config.candidates_per_round, samples.size)
-
-    fit = sl.ThresholdFit(float("nan"), (), (), degenerate=True)
-    events: list[tuple[float, float]] = []
-    if samples.size < 4 or scores.map.degenerate:
-        fallbacks.append({"reason": "degenerate_scores", "detail": f"{samples.size} samples, min == max: {scores.map.degenerate}"})
-    else:
-        fit = sl.gmm_threshold(norm_samples, config.gamma, config.gmm_seed)
-        if fit.degenerate:
-            fallbacks.append({"reason": "degenerate_scores", "detail": "GMM input degenerate"})
-        elif fit.failed:
-            fallbacks.append({"reason": "gmm_failed", "detail": fit.error})
-        else:
-            events = sl.detect_events(
-                times, norm_samples, fit.threshold,
-                sample_period_s=1.0 / config.sample_fps,
-                merge_gap_s=config.merge_gap_s,
-                min_event_s=config.min_event_s,
-            )
-            if not events:
-                fallbacks.append({"reason": "no_events", "detail": f"threshold {fit.threshold:.4f}"})
-    if events:
-        pool_arr = sl.event_wise_pool(samples, times, norm_samples, events, pool_size)
-    else:
-        pool_arr = sl.top_k_pool(samples, norm_samples, pool_size)
-    pool: set[int] = set(pool_arr.tolist())
-    initial_pool = tuple(sorted(pool))
-    timings["stage1"] = time.perf_counter() - t_stage1
+    stage1 = _adaptive_initial_sampling(n_frames, fps, scores, config, fallbacks)
+    timings["stage1"] = time.perf_counter() - t_start - timings.get("similarity", 0.0)
+    budget = stage1.budget
+    pool: set[int] = set(stage1.pool)
 
     # ---- Stage 2: iterative selection ----
     alpha_min_frames = config.alpha_min_s * fps
@@ -286,17 +407,8 @@ def select_frames(
     timings.setdefault("analysis", 0.0)
     timings.setdefault("lds", 0.0)
     for round_no in range(1, config.max_rounds + 1):
-        pool_sorted = np.fromiter(sorted(pool), dtype=np.int64, count=len(pool))
-        intervals = sl.pool_intervals(pool_sorted, n_frames)
-        scored_idx, scored_val = scores.sorted_arrays()
-        potentials = sl.interval_potentials(intervals, scored_idx, scored_val, config.c_len)
         excluded = set(final) if config.reanalyze else set(analysed) | set(final)
-        if config.spread_candidates:
-            chosen = _spread_candidates(intervals, potentials, pool_sorted, excluded, scores.norm, config, fps)
-        else:
-            chosen = sl.choose_candidates(
-                intervals, potentials, pool_sorted, excluded, scores.norm, config.candidates_per_round
-            )
+        chosen = _round_candidates(pool, scores, excluded, n_frames, fps, config)
         if not chosen:
             stop_reason = STOP_POOL_EXHAUSTED
             break
@@ -304,27 +416,25 @@ def select_frames(
         nominated = {f: iv for f, iv in chosen}
 
         t_an = time.perf_counter()
-        results, errors = _run_analysis(analyze, cand, config.analysis_batch_size)
+        results, errors = _round_analysis(analyze, cand, config)
         timings["analysis"] += time.perf_counter() - t_an
         if errors:
             fallbacks.append({"reason": "analysis_error", "detail": f"round {round_no}: " + "; ".join(errors)})
-        for f, r in zip(cand, results):
-            analysed[f] = r
-        cand_scores = [r.score for r in results]
-        cand_sim = [scores.norm.get(f, 0.0) for f in cand]
-        positives, top_up = sl.positives_and_top_up(cand, cand_scores, cand_sim, config.score_threshold, quota)
+        analysed.update(zip(cand, results))
+        cand_sim = [scores.norm.get(f) for f in cand]
+        positives, top_up = _round_anchors(cand, results, cand_sim, quota, config)
         anchors = positives + top_up
         final = sorted(set(final) | set(anchors))
 
         lds_added: list[int] = []
         done = len(final) >= budget
-        if done:
+        if done:  # Stage 2.5: early stop
             if config.spread_candidates:  # opt-in: one frame per sample period first, then by score
                 final = sl.trim_to_budget_spread(final, scores.norm, budget, fps / config.sample_fps)
             else:
                 final = sl.trim_to_budget(final, scores.norm, budget)
             stop_reason = STOP_BUDGET_FILLED
-        elif round_no < config.max_rounds:
+        elif round_no < config.max_rounds and not config.ablate_lds:  # Stage 2.6
             t_lds = time.perf_counter()
             lds_added = _localized_density_sampling(
                 anchors, nominated, scores, pool, budget, len(final), alpha_min_frames, n_frames, config
@@ -334,7 +444,7 @@ def select_frames(
             RoundTrace(
                 round=round_no,
                 candidates=tuple(cand),
-                scores=tuple(cand_scores),
+                scores=tuple(r.score for r in results),
                 reasons=tuple(r.reason for r in results),
                 similarity=tuple(cand_sim),
                 intervals=tuple(nominated[f] for f in cand),
@@ -352,26 +462,34 @@ def select_frames(
         fallbacks.append({"reason": "empty_selection", "detail": "no anchors found; using the top pool frames by S"})
         final = sl.trim_to_budget(sorted(pool), scores.norm, budget)
     if config.fixed_budget and len(final) < budget:
-        pool_ranked = sorted(pool - set(final), key=lambda f: (-scores.norm[f], f))
-        other_ranked = sorted(set(scores.norm) - pool - set(final), key=lambda f: (-scores.norm[f], f))
-        final, uniform_added = sl.pad_selection(final, pool_ranked + other_ranked, budget, n_frames)
+        pool_ranked = sl.rank_by_score(pool - set(final), scores.norm)
+        other_ranked = sl.rank_by_score(set(scores.norm) - pool - set(final), scores.norm)
+        final, uniform_added = sl.pad_selection(final, pool_ranked + other_ranked, budget, n_frames,
+                                                scores.failed)
         if uniform_added:
             fallbacks.append({"reason": "padded_uniform", "detail": f"{uniform_added} evenly spaced frames added"})
+    if scores.failed:
+        shown = ", ".join(str(f) for f in sorted(scores.failed)[:10]) + (", ..." if len(scores.failed) > 10 else "")
+        fallbacks.append({"reason": "failed_scores", "detail": (
+            f"{len(scores.failed)} of {len(scores.raw)} CLIP similarities were NaN or infinite and were left out "
+            f"(frames {shown})")})
     timings["total"] = time.perf_counter() - t_start
+    fit = stage1.fit
     return Selection(
         frame_indices=tuple(int(f) for f in sorted(final)),
-        fps=float(fps),
+        fps=fps,
         n_frames=n_frames,
         budget=budget,
         threshold=fit.threshold if fit.usable else None,
         gmm_means=fit.means,
         gmm_stds=fit.stds,
-        events=tuple((round(s, 4), round(e, 4)) for s, e in events),
-        initial_pool=initial_pool,
+        events=tuple((round(s, 4), round(e, 4)) for s, e in stage1.events_s),
+        event_samples=stage1.events,
+        initial_pool=stage1.pool,
         rounds=tuple(rounds),
         stop_reason=stop_reason,
         fallbacks=tuple(fallbacks),
-        scored=tuple((f, scores.raw[f], scores.norm[f], scores.source[f]) for f in sorted(scores.norm)),
+        scored=scores.trace(),
         timings_s=timings,
         config=config.to_dict(),
         video=video,
@@ -407,20 +525,25 @@ def _localized_density_sampling(
     n_frames: int,
     config: AIRConfig,
 ) -> list[int]:
-    """Add frames around each anchor to the pool (not to the final set) and score them."""
+    """Stage 2.6: frames around each anchor join the pool F (not the final set); returns them, sorted.
+
+    Frames never scored are scored now (one similarity call); frames scored earlier (1-FPS samples
+    outside the pool) join as they are. A failed score keeps a frame out, and is never retried.
+    """
     depth = sl.lds_depth(budget, n_final, len(anchors), config.lds_max_depth)
     new: set[int] = set()
     for f in anchors:
         a, b = nominated[f]
         alpha = sl.lds_alpha(b - a, config.alpha_frac, alpha_min_frames)
         new.update(sl.lds_frames(f, alpha=alpha, beta=config.beta, depth=depth, n_frames=n_frames))
-    new -= set(scores.norm)
-    if not new:
-        return []
-    frames = np.fromiter(sorted(new), dtype=np.int64, count=len(new))
-    scores.add(frames, scores.compute(frames), "lds")
-    pool.update(frames.tolist())
-    return frames.tolist()
+    new -= pool
+    unscored = sorted(new - set(scores.raw))
+    if unscored:
+        frames = np.asarray(unscored, dtype=np.int64)
+        scores.add(frames, scores.compute(frames), "lds")
+    joined = sorted(f for f in new if f in scores.norm)
+    pool.update(joined)
+    return joined
 
 
 def _spread_candidates(
@@ -434,7 +557,8 @@ def _spread_candidates(
 ) -> list[tuple[int, tuple[int, int]]]:
     """Opt-in (beyond the paper): a round's candidates spread out in time.
 
-    Walks the paper's candidate order (intervals by descending potential) and fills the round in
+    Walks the paper's candidate order (intervals by descending potential; time order with
+    ablate_ranking) and fills the round in
     three passes, gap = one sample period (fps / sample_fps frames):
     1. exploration: up to round(spread_explore_frac * C) frames at least `gap` away from every frame
        already analysed or selected (`excluded`) and from each other (0 slots by default);
@@ -444,7 +568,8 @@ def _spread_candidates(
     Returns (frame, nominating interval) pairs; frames unique, from the pool, none in `excluded`.
     """
     count = config.candidates_per_round
-    ordered = sl.choose_candidates(intervals, potentials, pool, excluded, score_of, len(pool))
+    ordered = sl.choose_candidates(intervals, potentials, pool, excluded, score_of, len(pool),
+                                   by_time=config.ablate_ranking)
     gap = fps / config.sample_fps
     looked_at = np.fromiter(sorted(excluded), dtype=np.int64, count=len(excluded))
     chosen: list[tuple[int, tuple[int, int]]] = []

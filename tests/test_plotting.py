@@ -145,6 +145,33 @@ def test_figure_parts_and_contact_sheet_frames(lds_record, video):
     assert xs == pytest.approx(sorted(f / FPS for f in lds_record["frame_indices"]))
 
 
+def test_event_spans_run_from_first_to_last_sample_on_the_video_clock(lds_record):
+    """Events are traced as sample numbers and drawn in seconds: from sample i's real time to sample j's."""
+    samples = sorted(f for f, _raw, _norm, src in lds_record["scored"] if src == "sample")
+    assert len(lds_record["event_samples"]) == len(lds_record["events"]) >= 1
+    fig = build_figure(lds_record, None, dpi=30, zoom=False)
+    track_ax = fig.axes[_labels(fig).index("track")]
+    spans = [p for p in track_ax.patches if p.get_alpha() == pytest.approx(0.2)]
+    for (i, j), (start, end), span in zip(lds_record["event_samples"], lds_record["events"], spans):
+        assert j - i >= 4  # Eq. 2 with l_min = 3 s: at least 5 samples
+        assert (start, end) == (pytest.approx(samples[i] / FPS, abs=1e-4), pytest.approx(samples[j] / FPS, abs=1e-4))
+        assert span.get_x() == pytest.approx(start) and span.get_x() + span.get_width() == pytest.approx(end)
+
+
+def test_trace_with_failed_clip_scores_draws(video, tmp_path):
+    """NaN/inf similarities are written as null in the trace; the figure skips them."""
+    values = _track_values(video.n_frames)
+    values[::5] = np.nan
+    values[3::11] = np.inf
+    sel = select_frames(video.n_frames, video.fps, lambda idx: values[idx], _scorer(video.n_frames),
+                        AIRConfig(candidates_per_round=4, max_rounds=2), video=str(video.path))
+    record = json.loads(json.dumps(sel.to_dict(), allow_nan=False))
+    assert any(row[1] is None and row[2] is None for row in record["scored"])
+    fig = build_figure(record, None, dpi=30)
+    assert "track" in _labels(fig)
+    assert plot_trace(record, tmp_path / "failed.png", dpi=30).stat().st_size > 5_000
+
+
 def test_analysed_frames_coloured_by_score_with_round_numbers(lds_record, video):
     fig = build_figure(lds_record, None, dpi=50, zoom=False)
     track_ax = fig.axes[_labels(fig).index("track")]

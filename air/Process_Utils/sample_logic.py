@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import math
 import warnings
+from fractions import Fraction
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 _EPS = 1e-9
+
+
+def is_real_number(value) -> bool:
+    """A finite real number of any numeric type (Python or numpy), bools excluded."""
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, (bool, np.bool_))
+        and math.isfinite(value)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -36,7 +46,7 @@ def initial_sample_indices(n_frames: int, fps: float, sample_fps: float = 1.0) -
 
 
 def adaptive_budget(
-    n_samples: int,
+    n_samples: float,
     max_frames: int = 32,
     min_frames: int = 8,
     budget_ref_s: float = 300.0,
@@ -44,16 +54,27 @@ def adaptive_budget(
 ) -> int:
     """Frame budget B = max(min(floor(max_frames * n / budget_ref_s), max_frames), min_frames).
 
-    n_samples counts 1-FPS samples (so it is the duration in seconds). When `n_frames` (the video's
-    frame count) is given, B is also capped at it.
+    n_samples: the video's duration in seconds (the number of 1-FPS samples when it is a whole
+    number of seconds; any real >= 0 is accepted). When `n_frames` (the video's frame count) is
+    given, B is also capped at it. See `video_budget` for a video given by its frames and fps.
     """
-    if n_samples < 0:
-        raise ValueError(f"Invalid n_samples: {n_samples}. Expected an int >= 0.")
-    scaled = math.floor(max_frames * n_samples / budget_ref_s + _EPS)
+    if not (is_real_number(n_samples) and n_samples >= 0):
+        raise ValueError(f"Invalid n_samples: {n_samples!r}. Expected a finite number >= 0 (seconds of video).")
+    scaled = math.floor(max_frames * float(n_samples) / budget_ref_s + _EPS)
     budget = max(min(scaled, max_frames), min_frames)
     if n_frames is not None:
-        budget = min(budget, n_frames)
+        budget = min(budget, int(n_frames))
     return int(budget)
+
+
+def video_budget(
+    n_frames: int, fps: float, max_frames: int = 32, min_frames: int = 8, budget_ref_s: float = 300.0
+) -> int:
+    """B of SPEC.md Stage 1.1 for a video of `n_frames` frames at `fps`: duration N / fps s, capped at N.
+
+    The duration is the real one whatever the sample rate (a 0.5-fps video of 150 frames lasts 300 s).
+    """
+    return adaptive_budget(int(n_frames) / float(fps), max_frames, min_frames, budget_ref_s, n_frames=int(n_frames))
 
 
 def initial_pool_size(budget: int, candidates_per_round: int, n_samples: int) -> int:
@@ -81,13 +102,18 @@ class ScoreMap:
         return cls(float(finite.min()), float(finite.max()))
 
     def apply(self, raw_scores: np.ndarray) -> np.ndarray:
-        """float64 normalised scores; all zeros when degenerate; NaN/inf map to 0."""
+        """float64 normalised scores in [0, 1]; all zeros when degenerate.
+
+        A failed score (NaN or +-inf raw) stays NaN: callers skip it, it is never a value.
+        """
         raw = np.asarray(raw_scores, dtype=np.float64)
+        failed = ~np.isfinite(raw)
         if self.degenerate:
-            return np.zeros(raw.shape, dtype=np.float64)
-        out = (raw - self.low) / (self.high - self.low)
-        out = np.where(np.isfinite(out), out, 0.0)
-        return np.clip(out, 0.0, 1.0)
+            out = np.zeros(raw.shape, dtype=np.float64)
+        else:
+            with np.errstate(invalid="ignore"):
+                out = np.clip((raw - self.low) / (self.high - self.low), 0.0, 1.0)
+        return np.where(failed, np.nan, out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,7 +125,7 @@ class ThresholdFit:
 
     threshold: T = max(means) - gamma * max(stds), NaN when degenerate or failed.
     means / stds: the two components (order as fitted: arbitrary).
-    degenerate: fewer than 4 scores, or all scores equal.
+    degenerate: fewer than 4 finite scores, or all of them equal.
     failed: the fit raised or did not converge (`error` says why).
     """
 
@@ -116,10 +142,15 @@ class ThresholdFit:
 
 
 def gmm_threshold(scores: np.ndarray, gamma: float = 0.7, random_state: int = 0) -> ThresholdFit:
-    """Fit a 2-component GaussianMixture to scores (float, shape (n,)) and derive the threshold."""
+    """Fit a 2-component GaussianMixture to scores (float, shape (n,)) and derive the threshold.
+
+    Failed scores (NaN, +-inf) are left out of the fit; fewer than 4 finite scores, or all equal,
+    is degenerate.
+    """
     values = np.asarray(scores, dtype=np.float64).reshape(-1)
+    values = values[np.isfinite(values)]
     nan = float("nan")
-    if values.size < 4 or not np.all(np.isfinite(values)) or values.max() == values.min():
+    if values.size < 4 or values.max() == values.min():
         return ThresholdFit(nan, (), (), degenerate=True)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
@@ -144,42 +175,35 @@ def gmm_threshold(scores: np.ndarray, gamma: float = 0.7, random_state: int = 0)
 
 
 def detect_events(
-    times_s: np.ndarray,
     scores: np.ndarray,
     threshold: float,
     *,
     sample_period_s: float = 1.0,
     merge_gap_s: float = 2.0,
     min_event_s: float = 3.0,
-) -> list[tuple[float, float]]:
-    """Query-relevant events: runs of consecutive samples with score >= threshold.
+) -> list[tuple[int, int]]:
+    """Query-relevant events on sample numbers (SPEC.md Stage 1.4, the paper's Eq. 2).
 
-    times_s, scores: float (n,), samples in time order. A run of samples i..j covers
-    [t_i, t_j + p) with p = sample_period_s. Neighbouring runs whose gap (next start minus previous
-    covered end) is <= merge_gap_s are merged, then events shorter than min_event_s are dropped.
-    Returns [(start_s, end_s)] with end exclusive.
+    scores: float (n,), the normalised scores of the initial samples in time order (NaN = failed
+    score, never above the threshold). Runs of consecutive samples with score >= threshold become
+    events; with P = sample_period_s a run i..j starts at i*P and ends at j*P. Neighbours merge when
+    (i_next - j_prev) * P <= merge_gap_s, then events with (j - i) * P <= min_event_s are dropped
+    (both compared with a 1e-9 tolerance). At the defaults, runs split by one low sample merge and
+    by two do not, and an event keeps at least 5 samples.
+    Returns [(first_sample, last_sample)], inclusive, in time order.
     """
-    times = np.asarray(times_s, dtype=np.float64).reshape(-1)
     values = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if times.shape != values.shape:
-        raise ValueError(f"Invalid scores: shape {values.shape}. Expected the shape of times_s {times.shape}.")
-    above = values >= threshold
-    runs: list[list[float]] = []
-    start = None
-    for k in range(times.size):
-        if above[k] and start is None:
-            start = k
-        if start is not None and (not above[k] or k == times.size - 1):
-            last = k if above[k] else k - 1
-            runs.append([float(times[start]), float(times[last]) + sample_period_s])
-            start = None
-    merged: list[list[float]] = []
+    with np.errstate(invalid="ignore"):
+        above = np.concatenate([[False], values >= threshold, [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    runs = [[int(i), int(j) - 1] for i, j in zip(edges[0::2], edges[1::2])]
+    merged: list[list[int]] = []
     for run in runs:
-        if merged and run[0] - merged[-1][1] <= merge_gap_s + _EPS:
+        if merged and (run[0] - merged[-1][1]) * sample_period_s <= merge_gap_s + _EPS:
             merged[-1][1] = run[1]
         else:
             merged.append(run)
-    return [(s, e) for s, e in merged if e - s >= min_event_s - _EPS]
+    return [(i, j) for i, j in merged if (j - i) * sample_period_s > min_event_s + _EPS]
 
 
 def _top_by_score(positions: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
@@ -193,96 +217,133 @@ def _top_by_score(positions: np.ndarray, scores: np.ndarray, count: int) -> np.n
 def allocate_proportional(total: int, weights: Sequence[float], capacities: Sequence[int]) -> list[int]:
     """Share `total` among items in proportion to `weights`, each at least 1 and at most its capacity.
 
-    Largest-remainder rounding so the shares sum exactly to `total` (ties: earlier item first).
-    Items clamped at 1 or at their capacity are fixed and the rest is shared again the same way.
-    Requires len(weights) <= total <= sum(capacities).
+    Water-filling: the quota of item i is clamp(lam * w_i, 1, c_i) with the one lam that makes the
+    quotas sum to `total` (so the share an item cannot take goes to the others in proportion, and
+    an item raised to 1 is paid for by the others in proportion). Quotas are then rounded by largest
+    remainder (ties: earlier item first). Exact rational arithmetic: the shares always sum to
+    `total`, each is the floor or the ceiling of its quota. Negative weights count as 0; all-zero
+    weights share equally. Requires len(weights) <= total <= sum(capacities), capacities >= 1.
     """
     n = len(weights)
     caps = [int(c) for c in capacities]
+    if len(caps) != n:
+        raise ValueError(f"Invalid capacities: {len(caps)} values. Expected one per weight ({n}).")
     if n == 0:
         return []
     if not n <= total <= sum(caps) or min(caps) < 1:
         raise ValueError(
             f"Invalid total: {total}. Expected {n} <= total <= {sum(caps)} with every capacity >= 1."
         )
-    w = [max(float(x), 0.0) for x in weights]
-    fixed: dict[int, int] = {}
-    while True:
-        free = [i for i in range(n) if i not in fixed]
-        remaining = total - sum(fixed.values())
-        weight_sum = sum(w[i] for i in free)
-        quota = {
-            i: (remaining * w[i] / weight_sum if weight_sum > 0 else remaining / len(free)) for i in free
-        }
-        low = [i for i in free if quota[i] < 1.0]
-        if low:
-            fixed.update({i: 1 for i in low})
-            continue
-        high = [i for i in free if quota[i] > caps[i]]
-        if high:
-            fixed.update({i: caps[i] for i in high})
-            continue
-        break
-    shares = [0] * n
-    for i, v in fixed.items():
-        shares[i] = v
-    for i in free:
-        shares[i] = int(math.floor(quota[i] + _EPS))
+    if not all(is_real_number(w) for w in weights):
+        raise ValueError(f"Invalid weights: {list(weights)!r}. Expected finite numbers.")
+    w = [Fraction(max(float(x), 0.0)) for x in weights]
+    quotas = _water_fill(total, w, caps)
+    shares = [math.floor(q) for q in quotas]
     leftover = total - sum(shares)
-    by_remainder = sorted(free, key=lambda i: (-(quota[i] - math.floor(quota[i] + _EPS)), i))
-    for i in by_remainder:
-        if leftover <= 0:
-            break
-        if shares[i] < caps[i]:
-            shares[i] += 1
-            leftover -= 1
+    by_remainder = sorted(range(n), key=lambda i: (-(quotas[i] - shares[i]), i))
+    for i in by_remainder[:leftover]:
+        shares[i] += 1
     return shares
+
+
+def _water_fill(total: int, weights: list[Fraction], caps: list[int]) -> list[Fraction]:
+    """Exact quotas clamp(lam * w_i, 1, c_i) that sum to `total` (see allocate_proportional).
+
+    Items of weight 0 stay at 1 unless the others are all full; then they share the rest equally.
+    """
+    positive = [i for i, w in enumerate(weights) if w > 0]
+    zero = [i for i, w in enumerate(weights) if w == 0]
+    if not positive:
+        return _water_fill(total, [Fraction(1)] * len(weights), caps)
+    reachable = sum(caps[i] for i in positive) + len(zero)
+    if zero and total > reachable:
+        quotas = [Fraction(c) for c in caps]
+        rest = _water_fill(total - sum(caps[i] for i in positive), [Fraction(1)] * len(zero), [caps[i] for i in zero])
+        for i, q in zip(zero, rest):
+            quotas[i] = q
+        return quotas
+
+    def quotas_at(lam: Fraction) -> list[Fraction]:
+        return [min(max(lam * w, Fraction(1)), Fraction(c)) for w, c in zip(weights, caps)]
+
+    # sum(quotas_at(lam)) is continuous, non-decreasing and piecewise linear in lam, with breakpoints
+    # where an item leaves its floor (lam = 1 / w) or reaches its capacity (lam = c / w): find the
+    # segment that holds `total` and interpolate on it (exact, since it is linear there).
+    low, low_sum = Fraction(0), sum(quotas_at(Fraction(0)))
+    if low_sum >= total:
+        return quotas_at(low)
+    breaks = sorted({1 / weights[i] for i in positive} | {caps[i] / weights[i] for i in positive})
+    for high in breaks:
+        high_sum = sum(quotas_at(high))
+        if high_sum >= total:
+            return quotas_at(low + (total - low_sum) * (high - low) / (high_sum - low_sum))
+        low, low_sum = high, high_sum
+    raise AssertionError("unreachable: total <= the sum of the reachable capacities")
 
 
 def event_wise_pool(
     sample_idx: np.ndarray,
-    times_s: np.ndarray,
     scores: np.ndarray,
-    events: Sequence[tuple[float, float]],
+    events: Sequence[tuple[int, int]],
     pool_size: int,
 ) -> np.ndarray:
     """The initial candidate pool F (sorted original-frame indices, int64) drawn event by event.
 
-    sample_idx int (n,), times_s float (n,), scores float (n,) normalised: the initial samples.
-    K = pool_size samples are shared among events in proportion to duration (see SPEC.md stage 1.5).
+    sample_idx int (n,) the initial samples; scores float (n,) their normalised scores (NaN = failed,
+    never drawn); events [(first_sample, last_sample)] inclusive, from `detect_events`.
+    K = pool_size samples are shared among events in proportion to their sample count (SPEC.md 1.5).
     """
     sample_idx = np.asarray(sample_idx, dtype=np.int64)
-    times = np.asarray(times_s, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     positions = np.arange(sample_idx.size)
-    members = [positions[(times >= s - _EPS) & (times < e - _EPS)] for s, e in events]
-    members_events = [(m, ev) for m, ev in zip(members, events) if m.size > 0]
-    chosen: list[np.ndarray] = []
-    if not members_events or pool_size <= 0:
+    valid = np.isfinite(scores)
+    members = [positions[i : j + 1][valid[i : j + 1]] for i, j in events]
+    members = [m for m in members if m.size > 0]
+    if not members or pool_size <= 0:
         return top_k_pool(sample_idx, scores, pool_size)
-    if len(members_events) > pool_size:
-        means = np.array([scores[m].mean() for m, _ in members_events])
+    if len(members) > pool_size:
+        means = np.array([scores[m].mean() for m in members])
         keep = np.lexsort((np.arange(means.size), -means))[:pool_size]
-        chosen = [_top_by_score(members_events[k][0], scores, 1) for k in keep]
+        chosen = [_top_by_score(members[k], scores, 1) for k in keep]
     else:
-        capacity = sum(m.size for m, _ in members_events)
+        capacity = sum(m.size for m in members)
         if capacity <= pool_size:
-            inside = np.concatenate([m for m, _ in members_events])
-            outside = np.setdiff1d(positions, inside)
+            inside = np.concatenate(members)
+            outside = np.setdiff1d(positions[valid], inside)
             chosen = [inside, _top_by_score(outside, scores, pool_size - capacity)]
         else:
-            shares = allocate_proportional(
-                pool_size, [e - s for _, (s, e) in members_events], [m.size for m, _ in members_events]
-            )
-            chosen = [_top_by_score(m, scores, k) for (m, _), k in zip(members_events, shares)]
-    picked = np.unique(np.concatenate(chosen)) if chosen else positions[:0]
+            counts = [m.size for m in members]
+            shares = allocate_proportional(pool_size, counts, counts)
+            chosen = [_top_by_score(m, scores, k) for m, k in zip(members, shares)]
+    picked = np.unique(np.concatenate(chosen))
     return np.sort(sample_idx[picked])
 
 
-def top_k_pool(sample_idx: np.ndarray, scores: np.ndarray, pool_size: int) -> np.ndarray:
-    """Fallback pool: the pool_size highest-scoring samples (ties: earlier), sorted by frame index."""
+def evenly_spaced_pool(sample_idx: np.ndarray, scores: np.ndarray, pool_size: int) -> np.ndarray:
+    """Fallback pool without usable scores: pool_size evenly spaced samples, first and last included.
+
+    Drawn from the samples with a finite score when there are any, else from all samples.
+    Returns int64 (min(pool_size, available),) sorted frame indices.
+    """
     sample_idx = np.asarray(sample_idx, dtype=np.int64)
-    picked = _top_by_score(np.arange(sample_idx.size), np.asarray(scores, dtype=np.float64), pool_size)
+    valid = np.isfinite(np.asarray(scores, dtype=np.float64))
+    available = sample_idx[valid] if valid.any() else sample_idx
+    count = min(int(pool_size), available.size)
+    if count <= 0:
+        return available[:0]
+    # count <= available.size: the spacing is >= 1, so rounding keeps the positions distinct
+    positions = np.floor(np.linspace(0.0, available.size - 1, count) + 0.5).astype(np.int64)
+    return available[positions]
+
+
+def top_k_pool(sample_idx: np.ndarray, scores: np.ndarray, pool_size: int) -> np.ndarray:
+    """Fallback pool: the pool_size highest-scoring samples (ties: earlier), sorted by frame index.
+
+    Samples with a failed score (NaN, +-inf) are never drawn, so the pool may be smaller.
+    """
+    sample_idx = np.asarray(sample_idx, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    picked = _top_by_score(np.flatnonzero(np.isfinite(scores)), scores, pool_size)
     return np.sort(sample_idx[picked])
 
 
@@ -346,21 +407,28 @@ def choose_candidates(
     excluded: set[int],
     score_of: dict[int, float],
     count: int,
+    *,
+    by_time: bool = False,
 ) -> list[tuple[int, tuple[int, int]]]:
     """Walk intervals by descending potential and take their pool endpoints not in `excluded`.
 
-    Within one interval the endpoint with the higher score goes first (ties: earlier).
+    Within one interval the endpoint with the higher score goes first (ties: earlier; a frame
+    without a score ranks last). by_time=True (the ranking ablation) ignores the potentials and
+    the scores: intervals and endpoints in time order, i.e. the pool frames in time order.
     Returns up to `count` (frame, nominating interval) pairs in the order chosen.
     """
     pool_set = set(int(f) for f in np.asarray(pool).tolist())
-    order = np.lexsort((np.arange(len(potentials)), -np.asarray(potentials, dtype=np.float64)))
+    if by_time:
+        order = np.arange(len(intervals))
+    else:
+        order = np.lexsort((np.arange(len(potentials)), -np.asarray(potentials, dtype=np.float64)))
     chosen: list[tuple[int, tuple[int, int]]] = []
     taken: set[int] = set()
     for k in order:
         if len(chosen) >= count:
             break
         a, b = int(intervals[k, 0]), int(intervals[k, 1])
-        ends = sorted((a, b), key=lambda f: (-score_of.get(f, 0.0), f))
+        ends = (a, b) if by_time else sorted((a, b), key=lambda f: (-score_of.get(f, -math.inf), f))
         for f in ends:
             if len(chosen) >= count:
                 break
@@ -385,7 +453,8 @@ def positives_and_top_up(
     """Split a round's analysed candidates into positives (score > threshold) and the top-up.
 
     The top-up brings the anchors to `quota` from the rest: score == threshold first, then lower
-    scores, then unparseable (None); each group by descending similarity (ties: earlier frame).
+    scores, then unparseable (None); each group by descending similarity (ties: earlier frame;
+    a similarity of None or NaN, a failed CLIP score, ranks last).
     """
     positives = [f for f, s in zip(frames, scores) if s is not None and s > threshold]
     missing = quota - len(positives)
@@ -398,14 +467,25 @@ def positives_and_top_up(
             return 2
         return 0 if score == threshold else 1
 
-    rest = [(f, s, sim) for f, s, sim in zip(frames, scores, similarity) if not (s is not None and s > threshold)]
+    rest = [(f, s, _rank_value(sim)) for f, s, sim in zip(frames, scores, similarity)
+            if not (s is not None and s > threshold)]
     rest.sort(key=lambda x: (group(x), -x[2], x[0]))
     return positives, [f for f, _, _ in rest[:missing]]
 
 
+def _rank_value(score: float | None) -> float:
+    """A score as a sort key: a missing or failed score (None, NaN, inf) ranks below every value."""
+    return float(score) if score is not None and math.isfinite(score) else -math.inf
+
+
+def rank_by_score(frames: Sequence[int], score_of: dict[int, float]) -> list[int]:
+    """Unique frames by descending score (ties: earlier); frames without a score come last."""
+    return sorted(set(int(f) for f in frames), key=lambda f: (-_rank_value(score_of.get(f)), f))
+
+
 def trim_to_budget(frames: Sequence[int], score_of: dict[int, float], budget: int) -> list[int]:
     """Early stop: keep the `budget` frames with the highest score (ties: earlier), sorted by time."""
-    ranked = sorted(set(frames), key=lambda f: (-score_of.get(f, 0.0), f))
+    ranked = rank_by_score(frames, score_of)
     return sorted(ranked[:budget])
 
 
@@ -414,7 +494,7 @@ def trim_to_budget_spread(frames: Sequence[int], score_of: dict[int, float], bud
 
     Both passes walk frames by descending score (ties: earlier); returns `budget` frames sorted by time.
     """
-    ranked = sorted(set(frames), key=lambda f: (-score_of.get(f, 0.0), f))
+    ranked = rank_by_score(frames, score_of)
     kept: list[int] = []
     for f in ranked:
         if len(kept) >= budget:
@@ -444,15 +524,16 @@ def lds_alpha(interval_length_frames: float, alpha_frac: float, alpha_min_frames
 
 
 def lds_frames(anchor: int, *, alpha: float, beta: float, depth: int, n_frames: int) -> list[int]:
-    """Localized density samples around `anchor`: anchor +- round(alpha * beta**(m-1)), m = 1..depth.
+    """Localized density samples around `anchor`: round(anchor +- alpha * beta**(m-1)), m = 1..depth.
 
-    The offsets are rounded half to even (Python's round), so alpha 15, beta 1.5 gives offsets
-    15, 22, 34, 51. Clipped to [0, n_frames - 1]; sorted, unique, anchor excluded.
+    The sum is rounded, not the offset (Python's round, half to even): alpha 15, beta 1.5 around
+    frame 1000 gives 949, 966, 978, 985, 1015, 1022, 1034, 1051. Clipped to [0, n_frames - 1];
+    sorted, unique, anchor excluded.
     """
     out: set[int] = set()
     for m in range(1, depth + 1):
-        offset = int(round(alpha * beta ** (m - 1)))
-        for f in (anchor - offset, anchor + offset):
+        offset = alpha * beta ** (m - 1)
+        for f in (round(anchor - offset), round(anchor + offset)):
             out.add(int(min(max(f, 0), n_frames - 1)))
     out.discard(int(anchor))
     return sorted(out)
@@ -463,10 +544,12 @@ def pad_selection(
     ranked_extra: Sequence[int],
     budget: int,
     n_frames: int,
+    excluded: Sequence[int] = (),
 ) -> tuple[list[int], int]:
     """Pad `selected` to `budget` frames from `ranked_extra` (best first), then evenly spaced frames.
 
-    Returns (sorted frames, how many came from the evenly spaced fill).
+    The evenly spaced fill takes `excluded` frames (e.g. frames whose CLIP score failed) only when no
+    other frame is left. Returns (sorted frames, how many came from the evenly spaced fill).
     """
     chosen = list(dict.fromkeys(int(f) for f in selected))
     have = set(chosen)
@@ -478,14 +561,11 @@ def pad_selection(
             have.add(int(f))
     uniform_added = 0
     if len(chosen) < budget:
-        for f in np.linspace(0, n_frames - 1, num=min(budget * 4, n_frames)).round().astype(np.int64):
-            if len(chosen) >= budget:
-                break
-            if int(f) not in have:
-                chosen.append(int(f))
-                have.add(int(f))
-                uniform_added += 1
-        for f in range(n_frames):  # tiny videos: any frame left
+        last = {int(f) for f in excluded}
+        evenly = np.linspace(0, n_frames - 1, num=min(budget * 4, n_frames)).round().astype(np.int64).tolist()
+        # evenly spaced frames, then (tiny videos) any frame left, then the excluded ones
+        order = [f for f in evenly + list(range(n_frames)) if f not in last] + sorted(last)
+        for f in order:
             if len(chosen) >= budget:
                 break
             if f not in have:

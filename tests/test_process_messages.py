@@ -214,6 +214,37 @@ def test_prompt_holds_rubric_format_and_query():
     assert parse_analysis_output(prompt).score is None
 
 
+def test_analysis_prompt_has_every_element_of_the_papers_prompt():
+    """SPEC.md Stage 2.3: each element of the paper's analysis prompt (A.2.5), in our own words."""
+    from air.Process_Utils.process_messages import ANALYSIS_PROMPT_VERSION
+
+    prompt = build_analysis_prompt("What is the woman doing?\nOptions:\nA. cooking\nB. reading")
+    lines = prompt.splitlines()
+    lower = prompt.lower()
+    assert "expert visual reasoner" in lower
+    assert "step by step" in lower and "single image" in lower
+    rubric = {int(line[0]): line for line in lines if line[:1].isdigit() and line[1:4] == " = "}
+    assert sorted(rubric) == [1, 2, 3, 4, 5]
+    assert "unrelated" in rubric[1] and "weak hint" in rubric[2]
+    assert "related context" in rubric[3] and "set-up" in rubric[3] and "follow-up" in rubric[3]
+    assert "clear evidence" in rubric[4] and "ambiguity" in rubric[4]
+    assert "sufficient evidence" in rubric[5] and "without any ambiguity" in rubric[5]
+    assert "do not overthink" in lower and "first judgment" in lower
+    examples = [line for line in lines if line.startswith("Example:")]
+    assert len(examples) == 2
+    assert "empty room" in examples[0] and examples[0].endswith("-> 1.")
+    assert "exactly the action" in examples[1] and examples[1].endswith("-> 5.")
+    format_at = lines.index("Score: <an integer from 1 to 5>")
+    assert lines[format_at + 1] == "Reasoning: <one sentence>"
+    assert ANALYSIS_PROMPT_VERSION == 2
+    # an echo of the prompt, or of any one of its lines, never yields a score
+    assert parse_analysis_output(prompt).score is None
+    assert all(parse_analysis_output(line).score is None for line in lines)
+    # while the two output lines it asks for parse
+    reply = parse_analysis_output("Score: 4\nReasoning: The woman stirs a pot on the stove.")
+    assert reply == FrameScore(4, "The woman stirs a pot on the stove.", "Score: 4\nReasoning: The woman stirs a pot on the stove.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Question / options extraction from lmms-eval context strings.
 # Each context is built the way lmms-eval 0.7.3's task utils build it (doc_to_text + the YAML's

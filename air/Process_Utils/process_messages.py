@@ -1,7 +1,7 @@
 """Prompt text for frame analysis and answering, parsing of the analysis output, and question/options
 extraction from lmms-eval context strings.
 
-Standard library only. The rubric is our own wording of SPEC.md's 1..5 relevance scale.
+Standard library only. The analysis prompt is our own wording of the paper's (SPEC.md Stage 2.3).
 Public: FrameScore, ANALYSIS_PROMPT_VERSION, ANALYSIS_INSTRUCTIONS, format_query, build_analysis_prompt,
 parse_analysis_output, extract_question_options, timestamp_prefix.
 """
@@ -28,16 +28,24 @@ class FrameScore:
 
 #: Version of the analysis prompt below; traces and resume fingerprints record it, so a changed prompt
 #: is never mistaken for the old one. Bump it whenever the wording changes.
-ANALYSIS_PROMPT_VERSION = 1
+ANALYSIS_PROMPT_VERSION = 2
 
+# Our wording of every element of the paper's analysis prompt (A.2.5; SPEC.md Stage 2.3): the expert
+# role, step-by-step matching of the one image to the question, the 1..5 rubric, "do not overthink",
+# two one-line examples and the two-line output format. The examples say "-> 1" rather than
+# "Score: 1" so that a model echoing the prompt never yields a score.
 ANALYSIS_INSTRUCTIONS = (
-    "You are given one frame of a video and a question about the video.\n"
-    "Rate how useful this single frame is for answering the question, on a scale from 1 to 5:\n"
-    "1 = the frame has nothing to do with the question;\n"
-    "2 = the frame gives a weak hint about the surrounding context;\n"
-    "3 = the frame shows related context, such as what happens just before or after the asked moment;\n"
-    "4 = the frame shows clear evidence for the answer, with some ambiguity left;\n"
-    "5 = the frame alone is enough to answer the question without doubt.\n"
+    "You are an expert visual reasoner. You are given one frame of a video and a question about the video.\n"
+    "Think step by step about how well this single image matches what the question asks, then rate how "
+    "useful it is for answering the question, on a scale from 1 to 5:\n"
+    "1 = unrelated: the frame has nothing to do with the question;\n"
+    "2 = weak hint: the frame only gives a little context around the question;\n"
+    "3 = related context: the frame shows the set-up or the follow-up of the moment the question asks about;\n"
+    "4 = clear evidence: the frame shows evidence for the answer, with some ambiguity left;\n"
+    "5 = sufficient evidence: the frame alone answers the question without any ambiguity.\n"
+    "Do not overthink it: trust your first judgment.\n"
+    "Example: the question asks what a person is doing and the frame shows an empty room -> 1.\n"
+    "Example: the frame shows exactly the action the question asks about -> 5.\n"
     "Reply with exactly two lines and nothing else:\n"
     "Score: <an integer from 1 to 5>\n"
     "Reasoning: <one sentence>"

@@ -735,3 +735,27 @@ def test_tiny_builders_are_deterministic_and_fast(builder_name, tmp_path):
         assert digest(first / name) == digest(second / name), name
     assert (first / "processor_config.json").is_file() or (first / "preprocessor_config.json").is_file()
     assert elapsed < 5.0  # about 0.2 s on an idle machine; generous for shared CI cores
+
+
+def test_vila_frame_limits_hold_under_a_preset(fake_vila, tmp_path, caplog):
+    """H_VPModel.from_pretrained on VILA-1.5 (model layer faked) with an efficiency preset: 8 / 8 hold,
+    the capped preset value is logged as a warning and recorded in the trace; explicit fields override."""
+    from air.model import H_VPModel
+    from air.testing.tiny_clip import build_tiny_open_clip
+    from air.testing.videos import write_video
+
+    clip = build_tiny_open_clip(tmp_path / "clip")
+    with caplog.at_level(logging.WARNING, logger="air.model"):
+        model = H_VPModel.from_pretrained(str(fake_vila.checkpoint), clip_model=clip, preset="efficient_16_8_4",
+                                          device="cpu", cache=None)
+    config = model.config
+    assert (config.max_frames, config.min_frames, config.candidates_per_round, config.max_rounds) == (8, 8, 8, 4)
+    assert "preset 'efficient_16_8_4' sets max_frames=16, but vila1_5 keeps its own max_frames=8" in caplog.text
+    video = write_video(tmp_path / "v.mp4", duration_s=400, fps=1, size=(64, 48),
+                        segments=[(0, 200, "red"), (200, 400, "green")])
+    data = model.select(str(video.path), "Which colour comes last?", ["red", "green"]).to_dict()
+    assert data["budget"] == 8 and data["config"]["max_frames"] == 8  # 400 s would give 16 under the preset
+    assert data["config_notes"] == list(model.config_notes) and len(data["config_notes"]) == 1
+    explicit = H_VPModel.from_pretrained(str(fake_vila.checkpoint), clip_model=clip, preset="efficient_16_8_4",
+                                         max_frames="16", device="cpu", cache=None)
+    assert (explicit.config.max_frames, explicit.config.min_frames, explicit.config_notes) == (16, 8, ())

@@ -234,9 +234,12 @@ def _model_args(text: str) -> dict:
     return simple_parse_args_string(text)
 
 
-RUN_PRESETS = {"air_default.yaml": "default", "air_16_8_4.yaml": "efficient_16_8_4",
-               "air_16_4_4.yaml": "efficient_16_4_4"}
-PAPER_SETTINGS = {"default": (32, 12, 6), "efficient_16_8_4": (16, 8, 4), "efficient_16_4_4": (16, 4, 4)}
+PAPER_SETTINGS = {"default": (32, 12, 6), "efficient_16_8_4": (16, 8, 4), "efficient_16_4_4": (16, 4, 4),
+                  "efficient_16_8_2": (16, 8, 2), "efficient_32_8_4": (32, 8, 4), "efficient_32_16_8": (32, 16, 8)}
+ABLATIONS = ("ablate_threshold", "ablate_ranking", "ablate_analysis", "ablate_lds")
+RUN_PRESETS = {"air_default.yaml": "default",
+               **{f"air_{name.removeprefix('efficient_')}.yaml": name for name in PAPER_SETTINGS if name != "default"},
+               **{f"air_{name}.yaml": "default" for name in ABLATIONS}}
 
 
 def test_run_configs_pass_lmms_eval_config_check_and_parse():
@@ -263,6 +266,8 @@ def test_run_configs_pass_lmms_eval_config_check_and_parse():
             air = AIRConfig.from_model_args(air_args)
             assert (air.max_frames, air.candidates_per_round, air.max_rounds) == PAPER_SETTINGS[RUN_PRESETS[name]]
             assert args["preset"] == RUN_PRESETS[name]
+            # the ablation runs switch exactly their own ablation on; every other run none
+            assert [a for a in ABLATIONS if getattr(air, a)] == [a for a in ABLATIONS if name == f"air_{a}.yaml"], name
         else:
             assert config["model"] == "air_uniform", name
             from air.hvp import valid_model_args

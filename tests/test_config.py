@@ -157,8 +157,8 @@ def test_backbone_frame_limits_hold_under_every_preset():
         assert bool(notes) == capped, (name, notes)
     config, notes = config_for_backbone({"preset": "efficient_32_16_8"}, max_frames=8, min_frames=8, backbone="vila1_5")
     assert (config.candidates_per_round, config.max_rounds) == (16, 8)
-    assert notes == ("preset 'efficient_32_16_8' sets max_frames=32, but vila1_5 keeps its own max_frames=8 "
-                     "(pass max_frames= explicitly to override).",)
+    assert notes == (("preset 'efficient_32_16_8' sets max_frames=32, but vila1_5 keeps its own max_frames=8 "
+                      "(pass max_frames= explicitly to override)."),)
     # without a preset: the backbone's values, no note
     assert config_for_backbone({}, max_frames=8, min_frames=8, backbone="vila1_5")[0].max_frames == 8
     # fields given explicitly override the limits

@@ -285,7 +285,7 @@ def _eq2_track(n_samples=600):
 @pytest.mark.parametrize("fps", [23.976, 24.0, 25.0, 29.97, 30.0, 59.94])
 def test_same_score_track_gives_the_same_events_at_every_frame_rate(fps):
     per_sample = _eq2_track()
-    n_frames = int(round(600 * fps))
+    n_frames = round(600 * fps)
     sim, samples = _per_sample_similarity(per_sample, n_frames, fps)
     assert samples.size == 600
     sel = select_frames(n_frames, fps, sim, Scripted(lambda f: 2), AIRConfig(max_rounds=1))
@@ -303,7 +303,7 @@ def test_pool_shares_follow_the_sample_count():
     per_sample = np.full(600, 0.2) + 0.001 * np.random.default_rng(1).standard_normal(600)
     per_sample[100:160] = 0.8  # 60 samples
     per_sample[300:330] = 0.8 + np.linspace(0, 0.01, 30)  # 30 samples
-    sim, samples = _per_sample_similarity(per_sample, 600 * 30, 30.0)
+    sim, _ = _per_sample_similarity(per_sample, 600 * 30, 30.0)
     sel = select_frames(600 * 30, 30.0, sim, Scripted(lambda f: 2), AIRConfig(max_rounds=1))
     assert sel.event_samples == ((100, 159), (300, 329))
     pool = np.asarray(sel.initial_pool) // 30
@@ -458,7 +458,7 @@ def test_select_frames_accepts_numpy_numbers():
 # ---------------------------------------------------------------------------------------------
 # Ablations (paper Tab. 4): each changes what it should and nothing else
 # ---------------------------------------------------------------------------------------------
-ABLATION_CASE = dict(n=30 * 600, fps=30.0)
+ABLATION_CASE = {"n": 30 * 600, "fps": 30.0}
 
 
 def _ablation_run(**switches):

@@ -72,7 +72,7 @@ def _run(fps, n_frames, seed, kind, config):
 @given(tracks())
 def test_selection_invariants(case):
     fps, n_frames, seed, kind, config = case
-    sel, analysed, track = _run(*case)
+    sel, analysed, _ = _run(*case)
     frames = list(sel.frame_indices)
     assert frames == sorted(set(frames)), "unique and sorted"
     assert all(0 <= f < n_frames for f in frames), "inside the video"

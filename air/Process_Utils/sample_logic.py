@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from fractions import Fraction
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Sequence
 
 import numpy as np
@@ -480,7 +480,7 @@ def _rank_value(score: float | None) -> float:
 
 def rank_by_score(frames: Sequence[int], score_of: dict[int, float]) -> list[int]:
     """Unique frames by descending score (ties: earlier); frames without a score come last."""
-    return sorted(set(int(f) for f in frames), key=lambda f: (-_rank_value(score_of.get(f)), f))
+    return sorted({int(f) for f in frames}, key=lambda f: (-_rank_value(score_of.get(f)), f))
 
 
 def trim_to_budget(frames: Sequence[int], score_of: dict[int, float], budget: int) -> list[int]:

@@ -44,10 +44,14 @@ def test_adaptive_budget_capped_at_frame_count_and_vila_preset():
 def test_initial_samples_use_real_fps():
     assert sl.initial_sample_indices(100, 30.0).tolist() == [0, 30, 60, 90]
     assert sl.initial_sample_indices(100, 29.97).tolist() == [0, 30, 60, 90]
+    # round(k * fps): at 29.97 fps sample 50 is frame 1499 (49.98 s), not 1500 (a fixed 30-frame step)
+    drift_free = sl.initial_sample_indices(30000, 29.97)
+    assert drift_free[50] == 1499 and drift_free[1000] == 29970
+    assert np.all(np.abs(drift_free / 29.97 - np.arange(drift_free.size)) <= 0.5 / 29.97 + 1e-9)
     assert sl.initial_sample_indices(50, 24.0).tolist() == [0, 24, 48]
     assert sl.initial_sample_indices(10, 0.5).tolist() == list(range(10))  # fps below sample rate
     assert sl.initial_sample_indices(61, 30.0, sample_fps=2.0).tolist() == [0, 15, 30, 45, 60]
-    assert sl.initial_sample_indices(100, 25.0, sample_fps=2.0).tolist() == [0, 13, 26, 39, 52, 65, 78, 91]  # 12.5 -> 13
+    assert sl.initial_sample_indices(100, 25.0, sample_fps=2.0).tolist() == [0, 13, 25, 38, 50, 63, 75, 88]  # k * 12.5, half up
     assert sl.initial_sample_indices(0, 30.0).tolist() == []
     with pytest.raises(ValueError, match="Invalid fps"):
         sl.initial_sample_indices(10, 0.0)

@@ -32,17 +32,26 @@ def is_real_number(value) -> bool:
 # Timeline, budget and normalisation
 # ----------------------------------------------------------------------------------------------
 def initial_sample_indices(n_frames: int, fps: float, sample_fps: float = 1.0) -> np.ndarray:
-    """Original-frame indices of the initial samples: every fps / sample_fps frames (rounded half up).
+    """Original-frame indices of the initial samples (SPEC.md): sample k sits at round(k * fps / sample_fps).
 
-    Returns int64 (n,) starting at frame 0, n = ceil(n_frames / step); empty when n_frames == 0.
+    Rounded half up; k = 0, 1, ... while the index is < n_frames, so sample k lies within half a frame
+    of k / sample_fps seconds whatever the rate (29.97 fps: 0, 30, 60, ..., 1499, ...; a fixed step of
+    30 frames would drift 3.6 s per hour). When fps <= sample_fps every frame is a sample.
+    Returns int64 (n,) strictly increasing, starting at frame 0; empty when n_frames == 0.
     """
     if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or n_frames < 0:
         raise ValueError(f"Invalid n_frames: {n_frames!r}. Expected an int >= 0.")
     for name, value in (("fps", fps), ("sample_fps", sample_fps)):
-        if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
+        if not (is_real_number(value) and value > 0):
             raise ValueError(f"Invalid {name}: {value!r}. Expected a finite number > 0.")
-    step = max(1, int(math.floor(fps / sample_fps + 0.5)))
-    return np.arange(0, int(n_frames), step, dtype=np.int64)
+    n_frames = int(n_frames)
+    period = float(fps) / float(sample_fps)
+    if period <= 1.0:
+        return np.arange(n_frames, dtype=np.int64)
+    k = np.arange(int(math.ceil(n_frames / period)) + 1, dtype=np.float64)
+    # the 1e-9 keeps k * period that lands on .5 (up to float error) rounding up, as documented
+    indices = np.floor(k * period + 0.5 + _EPS).astype(np.int64)
+    return indices[indices < n_frames]
 
 
 def adaptive_budget(

@@ -60,8 +60,8 @@ def segment_centre_frames(n_frames: int, k: int) -> np.ndarray:
     Returns int64 sorted unique indices (fewer than k when segments are shorter than a frame).
     """
     n_frames = _check_count("n_frames", n_frames)
-    k = min(_check_count("k", k), n_frames)
-    if k == 0:
+    k = _check_count("k", k)
+    if k == 0 or n_frames == 0:
         return np.zeros(0, dtype=np.int64)
     seg = float(n_frames - 1) / k
     frames = [int(seg / 2 + np.round(seg * j)) for j in range(k)]

@@ -178,7 +178,7 @@ def test_subtitle_task_base_prompt_is_lmms_eval_subtitle_prompt_without_subtitle
     data = json.loads(STANDIN.read_text())["videomme"]
     doc = data["rows"][0]
     kwargs = yaml.load(task_yaml("videomme_w_subtitle_hvp").read_text(),
-                       Loader=_IgnoreFunctionLoader)["lmms_eval_specific_kwargs"]["hvp"]
+                       Loader=_IgnoreFunctionLoader)["lmms_eval_specific_kwargs"]["default"]
     base = hvp_tasks.videomme_subtitle_base_text(doc, kwargs)
     assert "subtitles are listed" not in base and base.endswith("The best answer is:")
     assert "Which colour is shown first?\nA. Red.\nB. Blue." in base

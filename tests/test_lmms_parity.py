@@ -469,9 +469,8 @@ def test_kwargs_for_model_follows_lmms_eval_resolution():
 def test_subtitle_task_prompt_gets_the_family_kwargs(videomme_task, monkeypatch):
     from types import SimpleNamespace
 
-    from benchmark_utils import mme_utils
-
     from air.task_prompts import family_prompt
+    from benchmark_utils import mme_utils
 
     task, (context, _, doc_to_visual, doc_id, _, split) = videomme_task
     seen = {}

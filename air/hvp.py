@@ -14,12 +14,13 @@ import logging
 import time
 import traceback
 from dataclasses import fields as dc_fields
-from typing import Any, Callable
+from typing import Any
 
 from lmms_eval.api.model import lmms
 
 from air.base_models.base import LoadOptions
 from air.config import AIRConfig, convert_value
+from air.task_prompts import family_prompt
 from air.traces import TraceWriter, default_trace_dir, load_traces, remember_summary, trace_key
 
 logger = logging.getLogger("air.hvp")
@@ -112,7 +113,7 @@ class HVP(lmms):
         self._device = torch.device(device)
 
     def _load_model(self, model_opts: dict, load_opts: dict, air_args: dict):
-        from air.model import H_VPModel
+        from air.model import DEFAULT_FRAME_MAX_SIDE, H_VPModel
 
         return H_VPModel.from_pretrained(
             model_opts["pretrained"],
@@ -120,7 +121,7 @@ class HVP(lmms):
             backbone=model_opts.get("backbone"),
             clip_device=model_opts.get("clip_device"),
             clip_batch_size=model_opts.get("clip_batch_size") or 32,
-            frame_max_side=model_opts.get("frame_max_side", 1024),
+            frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE),
             **load_opts,
             **air_args,
         )
@@ -195,7 +196,7 @@ class HVP(lmms):
             video = _video_path(doc_to_visual(doc))
             record["video"] = video
             question, options = self._question_options(task, doc, context)
-            prompt = self._prompt_builder(task, doc, context)
+            prompt = family_prompt(task, doc, context, doc_to_visual, self.model.backbone.lmms_eval_model)
             if self._max_new_tokens and "max_new_tokens" not in gen_kwargs:
                 gen_kwargs["max_new_tokens"] = self._max_new_tokens
             text, extra = self.process(video, prompt, question, options, gen_kwargs, task=task, doc_id=doc_id)
@@ -247,19 +248,6 @@ class HVP(lmms):
         from air.Process_Utils.process_messages import extract_question_options
 
         return extract_question_options(context)
-
-    def _prompt_builder(self, task: str, doc, context: str) -> str | Callable:
-        """The task's context, or for subtitle tasks a function that adds subtitles at the chosen frames."""
-        import benchmark_utils
-
-        if not benchmark_utils.uses_subtitles(task):
-            return context
-        from benchmark_utils import mme_utils
-
-        def with_subtitles(selection) -> str:
-            return mme_utils.subtitle_prompt(doc, list(selection.timestamps_s))
-
-        return with_subtitles
 
 
 #: Dataset fields that identify a question (Video-MME question_id, MLVU/LongVideoBench ids, NExT-QA qid).

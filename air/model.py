@@ -26,8 +26,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Longest side, in pixels, of frames handed to the VLM (its own processor resizes further).
-DEFAULT_FRAME_MAX_SIDE = 1024
+#: Longest side, in pixels, of frames handed to the VLM (its own processor resizes further). Large
+#: enough that each backbone sizes and tiles answering frames as lmms-eval does from the native frame
+#: (rating frames are cut to 1024 by the adapters, base_models.utils.hf_generation.ANALYSIS_MAX_SIDE).
+DEFAULT_FRAME_MAX_SIDE = 2048
 
 # analysis_batch_size belongs to AIRConfig; LoadOptions gets the config's value.
 _LOAD_FIELDS = {f for f in LoadOptions.__dataclass_fields__} - set(AIRConfig.field_names())

@@ -1,4 +1,4 @@
-"""Pure frame-choice rules of the baselines: uniform spacing, CLIP top-k, BOLT inverse transform sampling.
+"""Pure frame-choice rules of the baselines: uniform spacing (per lmms-eval wrapper), CLIP top-k, BOLT.
 
 numpy only, no I/O: the lmms-eval models in `baselines.uniform` and `baselines.clip_selectors` feed
 them frame counts and 1-FPS similarity tracks. Every function returns sorted, unique original-frame
@@ -40,7 +40,8 @@ def _check_track(frame_indices, scores) -> tuple[np.ndarray, np.ndarray]:
 def uniform_frames(n_frames: int, k: int) -> np.ndarray:
     """k evenly spaced frames of a video with n_frames frames, first and last included.
 
-    The convention of lmms-eval's video models: round(linspace(0, n_frames - 1, k)).
+    round(linspace(0, n_frames - 1, k)), rounding half to even: qwen-vl-utils' rule, which lmms-eval's
+    Qwen wrappers use (they compute in float32 torch; identical below 60,000 frames, see the tests).
     Returns int64 (min(k, n_frames),) sorted unique indices in [0, n_frames - 1].
     """
     n_frames = _check_count("n_frames", n_frames)
@@ -49,6 +50,69 @@ def uniform_frames(n_frames: int, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     # With k <= n_frames the spacing is >= 1 frame, so rounding keeps the k positions distinct.
     return np.unique(np.rint(np.linspace(0.0, n_frames - 1, k)).astype(np.int64))
+
+
+def segment_centre_frames(n_frames: int, k: int) -> np.ndarray:
+    """k frames at the centres of k equal segments of [0, n_frames - 1]: lmms-eval's `internvl3` video rule.
+
+    Frame j is int(seg / 2 + round(seg * j)) with seg = (n_frames - 1) / k (InternVL's `get_index`
+    without time bounds, as lmms_eval/models/simple/internvl3.py calls it). The ends are not taken.
+    Returns int64 sorted unique indices (fewer than k when segments are shorter than a frame).
+    """
+    n_frames = _check_count("n_frames", n_frames)
+    k = _check_count("k", k)
+    if k == 0 or n_frames == 0:
+        return np.zeros(0, dtype=np.int64)
+    seg = float(n_frames - 1) / k
+    frames = [int(seg / 2 + np.round(seg * j)) for j in range(k)]
+    return np.unique(np.asarray(frames, dtype=np.int64))
+
+
+def shifted_arange_frames(n_frames: int, k: int) -> np.ndarray:
+    """k frames one stride n_frames / k apart, the first half a stride in: transformers' InternVL video rule.
+
+    int(stride / 2 + j * stride), j = 0..k-1: what `InternVLVideoProcessor.sample_frames` picks when
+    lmms-eval's `internvl_hf` asks for `num_frames=k` (it computes in float32; identical for videos
+    below 60,000 frames, checked against torch in the tests). Returns int64 (min(k, n_frames),) sorted.
+    """
+    n_frames = _check_count("n_frames", n_frames)
+    k = min(_check_count("k", k), n_frames)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    stride = n_frames / k
+    return np.unique((stride / 2 + stride * np.arange(k)).astype(np.int64))
+
+
+def floor_linspace_frames(n_frames: int, k: int, *, skip_last: bool = False) -> np.ndarray:
+    """k frames int(linspace(0, last, k)), last = n_frames - 1 (or n_frames - 2 with skip_last).
+
+    lmms-eval's `llava_onevision` (last = n_frames - 1) and `vila` (skip_last: last = n_frames - 2)
+    rule: numpy's linspace with dtype=int, which truncates. Returns int64 sorted unique indices.
+    """
+    n_frames = _check_count("n_frames", n_frames)
+    k = min(_check_count("k", k), n_frames)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = max(n_frames - (2 if skip_last else 1), 0)
+    return np.unique(np.linspace(0.0, last, k).astype(np.int64))
+
+
+#: Uniform frame rules by name: "linspace" is the plain rule (ends included, rounded, the convention of
+#: qwen-vl-utils that lmms-eval's Qwen wrappers use); the others reproduce other lmms-eval wrappers.
+UNIFORM_RULES = {
+    "linspace": uniform_frames,
+    "segment_centres": segment_centre_frames,
+    "shifted_arange": shifted_arange_frames,
+    "floor_linspace": floor_linspace_frames,
+    "floor_linspace_skip_last": lambda n_frames, k: floor_linspace_frames(n_frames, k, skip_last=True),
+}
+
+
+def frames_by_rule(rule: str, n_frames: int, k: int) -> np.ndarray:
+    """k uniform frames of a video of n_frames by the named rule of UNIFORM_RULES (int64, sorted, unique)."""
+    if rule not in UNIFORM_RULES:
+        raise ValueError(f"Invalid uniform rule: {rule!r}. Expected one of {sorted(UNIFORM_RULES)}.")
+    return UNIFORM_RULES[rule](n_frames, k)
 
 
 def topk_frames(frame_indices, scores, k: int) -> np.ndarray:

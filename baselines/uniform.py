@@ -5,8 +5,10 @@ adapters, decoders, prompts, generation kwargs, traces, resume and `selection_fi
 same number of frames (the A.I.R. budget B of SPEC.md for the video, or a fixed `num_frames=`), so a
 head-to-head differs only in WHICH frames are answered from.
     python -m lmms_eval --model air_uniform --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct ...
-`air_uniform` takes round(linspace(0, N - 1, B)) of the N decoded frames and never loads CLIP
-(`clip_model=` is accepted and unused).
+`air_uniform` takes B of the N decoded frames by the uniform rule of the backbone's lmms-eval wrapper
+(`uniform_rule=reference`, the default: Qwen round(linspace(0, N - 1, B)), InternVL segment centres,
+LLaVA-OneVision and VILA truncated linspace; see baselines.selectors), or plain round(linspace(0, N - 1, B))
+with `uniform_rule=linspace`, and never loads CLIP (`clip_model=` is accepted and unused).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from air.config import convert_value
 from air.hvp import HVP, valid_model_args
-from baselines.selectors import uniform_frames
+from baselines.selectors import UNIFORM_RULES, frames_by_rule
 
 logger = logging.getLogger("air.baselines")
 
@@ -86,7 +88,7 @@ class SelectorBaseline(HVP):
         from air.base_models import resolve_backbone
         from air.base_models.base import LoadOptions
         from air.config import config_for_backbone
-        from air.model import H_VPModel
+        from air.model import DEFAULT_FRAME_MAX_SIDE, H_VPModel
 
         pretrained = model_opts["pretrained"]
         if model_opts.get("analysis_pretrained"):
@@ -108,8 +110,8 @@ class SelectorBaseline(HVP):
             device = model_opts.get("clip_device") or default_device(options.device)
             clip = load_clip(config.clip_model, device=device, batch_size=model_opts.get("clip_batch_size") or 32)
             cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
-        return H_VPModel(backbone, clip, config, cache=cache, frame_max_side=model_opts.get("frame_max_side", 1024),
-                         config_notes=notes)
+        return H_VPModel(backbone, clip, config, cache=cache,
+                         frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE), config_notes=notes)
 
     def _previous_traces(self) -> dict[str, dict]:
         """Samples this method already traced without error (resume=True).
@@ -193,13 +195,39 @@ class SelectorBaseline(HVP):
         )
 
 
+#: `uniform_rule` values beyond the rule names of UNIFORM_RULES: the backbone's lmms-eval wrapper rule.
+REFERENCE_RULE = "reference"
+
+
 class UniformBaseline(SelectorBaseline):
-    """`air_uniform`: B evenly spaced frames of the whole video (first and last frame included)."""
+    """`air_uniform`: B evenly spaced frames of the whole video.
+
+    uniform_rule: "reference" (default) picks them as the backbone's lmms-eval wrapper does
+    (Backbone.uniform_rule), so the published uniform setting is reproduced; "linspace" takes
+    round(linspace(0, N - 1, B)), first and last frame included; any other name of
+    baselines.selectors.UNIFORM_RULES forces that rule. The trace records the rule used.
+    """
 
     model_id = "air_uniform"
     method_name = "uniform"
+    baseline_options: ClassVar[dict[str, tuple[str, Any]]] = {
+        **SelectorBaseline.baseline_options, "uniform_rule": ("str", REFERENCE_RULE),
+    }
+
+    def _check_baseline_args(self, args: dict[str, Any]) -> None:
+        super()._check_baseline_args(args)
+        valid = [REFERENCE_RULE, *sorted(UNIFORM_RULES)]
+        if args["uniform_rule"] not in valid:
+            raise ValueError(f"Invalid uniform_rule: {args['uniform_rule']!r}. Expected one of {valid}.")
+
+    def uniform_rule(self) -> str:
+        """The UNIFORM_RULES name this run uses (the backbone's own rule for "reference")."""
+        rule = self.baseline_args["uniform_rule"]
+        return self.model.backbone.uniform_rule if rule == REFERENCE_RULE else rule
 
     def choose_frames(self, reader, samples, budget, question, options) -> FrameChoice:
         t0 = time.perf_counter()
-        frames = uniform_frames(int(reader.n_frames), int(budget))
-        return FrameChoice(frames=frames, timings_s={"selection": time.perf_counter() - t0})
+        rule = self.uniform_rule()
+        frames = frames_by_rule(rule, int(reader.n_frames), int(budget))
+        return FrameChoice(frames=frames, info={"uniform_rule": rule},
+                           timings_s={"selection": time.perf_counter() - t0})

@@ -21,3 +21,39 @@ for _key, _value in _OFFLINE.items():
 if "HF_HOME" not in os.environ:
     os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="air-hf-home-")
 os.environ.setdefault("AIR_CLIP_CACHE_DIR", tempfile.mkdtemp(prefix="air-clip-cache-"))
+
+
+# ------------------------------------------------------------------ tiny checkpoints shared by test modules
+import pytest  # noqa: E402  (after the environment above, which must precede any torch import)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dirs(tmp_path_factory) -> dict:
+    """Qwen family name -> directory of its tiny random checkpoint, built once per test session."""
+    from air.testing.tiny_qwen import (
+        build_tiny_qwen2_5_vl,
+        build_tiny_qwen2_vl,
+        build_tiny_qwen3_vl,
+        build_tiny_qwen3_vl_moe,
+    )
+
+    builders = {"qwen2_5_vl": build_tiny_qwen2_5_vl, "qwen2_vl": build_tiny_qwen2_vl,
+                "qwen3_vl": build_tiny_qwen3_vl, "qwen3_vl_moe": build_tiny_qwen3_vl_moe}
+    root = tmp_path_factory.mktemp("tiny_qwen")
+    return {family: str(build(root / family)) for family, build in builders.items()}
+
+
+@pytest.fixture(scope="session")
+def tiny_internvl_dir(tmp_path_factory):
+    """Directory of a tiny native InternVL checkpoint, built once per test session."""
+    from air.testing.tiny_vlms import build_tiny_internvl
+
+    return build_tiny_internvl(tmp_path_factory.mktemp("tiny-internvl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_ov_dir(tmp_path_factory):
+    """Directory of a tiny native LLaVA-OneVision checkpoint, built once per test session."""
+    from air.testing.tiny_vlms import build_tiny_llava_onevision
+
+    return build_tiny_llava_onevision(tmp_path_factory.mktemp("tiny-llava-ov"))

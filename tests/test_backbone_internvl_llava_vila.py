@@ -37,20 +37,6 @@ MAX_NEW = 8
 QUERY = "What is the person holding?\nOptions:\nA. a cup\nB. a phone\nC. a book\nD. a ball"
 
 
-@pytest.fixture(scope="session")
-def tiny_internvl_dir(tmp_path_factory):
-    from air.testing.tiny_vlms import build_tiny_internvl
-
-    return build_tiny_internvl(tmp_path_factory.mktemp("tiny-internvl"))
-
-
-@pytest.fixture(scope="session")
-def tiny_llava_ov_dir(tmp_path_factory):
-    from air.testing.tiny_vlms import build_tiny_llava_onevision
-
-    return build_tiny_llava_onevision(tmp_path_factory.mktemp("tiny-llava-ov"))
-
-
 FRAMES12 = shaded_frames(12)
 TIMES12 = np.arange(12, dtype=np.float64) * 1.5
 
@@ -708,6 +694,22 @@ def test_vila_answer_uses_all_frames_in_time_order(fake_vila):
     assert means == [float(levels[i]) for i in np.argsort(times)]
     assert int((call["input_ids"][0] == -200).sum()) == 8
     assert call["kwargs"]["max_new_tokens"] == 5
+
+
+def test_vila_answer_prompt_is_lmms_eval_vilas(fake_vila):
+    """lmms_eval/models/simple/vila.py, VILA.generate_until (mm_use_im_start_end False): the user turn is
+    "<image>\n" per frame, then the literal "<video>\n " and the task context, in the conversation template;
+    VILA.load_video takes np.linspace(0, N - 2, k, dtype=int) (the last frame is never taken)."""
+    from air.base_models.VILA1_5 import VILA1_5
+    from baselines.selectors import frames_by_rule
+
+    backbone = VILA1_5.from_pretrained(str(fake_vila.checkpoint), LoadOptions(device="cpu"))
+    backbone.answer(_levels_frames([10, 20, 30]), [0.0, 1.0, 2.0], "Which one?", {"max_new_tokens": 2})
+    ids = backbone.model.calls[-1]["input_ids"][0].tolist()
+    text = backbone.tokenizer.decode([t if t >= 0 else backbone.tokenizer.convert_tokens_to_ids("<image>") for t in ids])
+    assert text == "<sys><|eot_id|><u><image>\n<image>\n<image>\n<video>\n Which one?<|eot_id|><a>"
+    assert backbone.lmms_eval_model == "vila" and backbone.uniform_rule == "floor_linspace_skip_last"
+    assert frames_by_rule(backbone.uniform_rule, 100, 8).tolist() == np.linspace(0, 98, 8, dtype=int).tolist()
 
 
 def test_vila_rejects_logits_mode(fake_vila):

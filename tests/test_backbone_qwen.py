@@ -21,34 +21,22 @@ from air.base_models.Qwen2_VL import Qwen2VL
 from air.base_models.Qwen3_VL import Qwen3VL
 from air.base_models.utils import qwen_vl_utils as qvu
 from air.Process_Utils.process_messages import FrameScore, parse_analysis_output
-from air.testing.tiny_qwen import (
-    build_tiny_qwen2_5_vl,
-    build_tiny_qwen2_vl,
-    build_tiny_qwen3_vl,
-    build_tiny_qwen3_vl_moe,
-)
 
+# family -> adapter; the tiny checkpoints come from the session fixture tiny_qwen_dirs (conftest.py)
 FAMILIES = {
-    "qwen2_5_vl": (Qwen2_5VL, build_tiny_qwen2_5_vl),
-    "qwen2_vl": (Qwen2VL, build_tiny_qwen2_vl),
-    "qwen3_vl": (Qwen3VL, build_tiny_qwen3_vl),
-    "qwen3_vl_moe": (Qwen3VL, build_tiny_qwen3_vl_moe),  # the Qwen3-VL-30B-A3B architecture
+    "qwen2_5_vl": Qwen2_5VL,
+    "qwen2_vl": Qwen2VL,
+    "qwen3_vl": Qwen3VL,
+    "qwen3_vl_moe": Qwen3VL,  # the Qwen3-VL-30B-A3B architecture
 }
 QUERY = "What does the man hold?\nOptions:\nA. a cup\nB. a phone"
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen_dirs(tmp_path_factory) -> dict:
-    """family -> checkpoint directory of its tiny model, built once per test session."""
-    root = tmp_path_factory.mktemp("tiny_qwen")
-    return {family: str(builder(root / family)) for family, (_, builder) in FAMILIES.items()}
 
 
 @pytest.fixture(scope="module")
 def loaded(tiny_qwen_dirs) -> dict:
     """family -> backbone loaded through the adapter's from_pretrained (CPU, fp32 by default)."""
     options = LoadOptions(device="cpu", analysis_batch_size=5, analysis_max_new_tokens=8)
-    return {family: cls.from_pretrained(tiny_qwen_dirs[family], options) for family, (cls, _) in FAMILIES.items()}
+    return {family: cls.from_pretrained(tiny_qwen_dirs[family], options) for family, cls in FAMILIES.items()}
 
 
 @pytest.fixture(params=sorted(FAMILIES))
@@ -61,7 +49,7 @@ def test_from_pretrained_loads_native_class_fp32_on_cpu(loaded, family):
     import torch
 
     backbone = loaded[family]
-    cls, _ = FAMILIES[family]
+    cls = FAMILIES[family]
     assert isinstance(backbone, cls)
     assert type(backbone.model).__name__ == cls.model_classes[family]
     assert backbone.model.dtype == torch.float32

@@ -347,6 +347,31 @@ def test_uniform_replays_a_selection_file_and_passes_its_selection_to_prompt_bui
     assert seen == [tuple(f / record["fps"] for f in record["frame_indices"])]
 
 
+def test_uniform_rule_reference_follows_the_backbone_and_linspace_forces_the_plain_rule(tmp_path, tiny, videos,
+                                                                                      monkeypatch):
+    from baselines.selectors import frames_by_rule, segment_centre_frames, uniform_frames
+    from baselines.uniform import UniformBaseline
+
+    pretrained, _ = tiny
+    model = UniformBaseline(pretrained, clip_model=NO_CLIP, num_frames="6", trace_dir=str(tmp_path / "tr"))
+    assert model.uniform_rule() == "linspace"  # Qwen2.5-VL: qwen-vl-utils' round(linspace), ends included
+    selection = model.select(videos[0], QUESTION, OPTIONS)  # 60 frames
+    assert list(selection.frame_indices) == uniform_frames(60, 6).tolist()
+    assert selection.to_dict()["uniform_rule"] == "linspace"
+
+    monkeypatch.setattr(model.model.backbone, "uniform_rule", "segment_centres")  # as remote-code InternVL3
+    selection = model.select(videos[0], QUESTION, OPTIONS)
+    assert list(selection.frame_indices) == segment_centre_frames(60, 6).tolist() == [4, 14, 24, 34, 43, 53]
+    assert selection.to_dict()["uniform_rule"] == "segment_centres"
+
+    forced = UniformBaseline(pretrained, clip_model=NO_CLIP, num_frames="6", uniform_rule="linspace",
+                             trace_dir=str(tmp_path / "tr2"))
+    monkeypatch.setattr(forced.model.backbone, "uniform_rule", "segment_centres")
+    assert list(forced.select(videos[0], QUESTION, OPTIONS).frame_indices) == frames_by_rule("linspace", 60, 6).tolist()
+    with pytest.raises(ValueError, match=r"Invalid uniform_rule: 'centre'\. Expected one of \['reference', "):
+        UniformBaseline(pretrained, uniform_rule="centre")
+
+
 def test_clip_baseline_on_a_video_shorter_than_the_budget_records_the_shortfall(tmp_path, tiny, videos):
     from baselines.clip_selectors import ClipTopK
 

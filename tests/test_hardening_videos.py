@@ -73,7 +73,9 @@ def test_decodable_oddities_give_a_valid_selection(case, model, tmp_path):
     assert frames == sorted(set(frames)) and all(0 <= f < sel.n_frames for f in frames) and frames
     assert sel.to_dict()["decoder"] in ("decord", "pyav")
     # 4K frames reach the VLM bounded by frame_max_side
-    assert all(max(s[1], s[2]) <= 1024 for s in model.backbone.shapes)
+    from air.model import DEFAULT_FRAME_MAX_SIDE
+
+    assert all(max(s[1], s[2]) <= DEFAULT_FRAME_MAX_SIDE for s in model.backbone.shapes)
 
 
 BAD_CASES = {

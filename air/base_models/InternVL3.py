@@ -6,8 +6,13 @@ dynamic tiling, answering passes the frames as one video (the processor writes `
 
 Remote-code path (`OpenGVLab/InternVL3-8B`, model_type "internvl_chat"), only with
 trust_remote_code=True: `AutoModel` + `AutoTokenizer` with the checkpoint's own code, 448-pixel tiles
-with InternVL's dynamic tiling (one tile per frame for video, as InternVL's video recipe does), the
-`Frame{i}: <image>` multi-image prompt, and `model.chat` / `model.batch_chat`.
+with InternVL's dynamic tiling, the `Frame{i}: <image>` multi-image prompt, and `model.chat` /
+`model.batch_chat`.
+
+Both paths send what lmms-eval's wrapper of the path sends: the native one what `internvl_hf` sends (no
+system prompt of its own, one tile per frame), the remote one what `internvl3` (modality=video) sends:
+up to max(1, min(12, 64 // n_frames)) tiles per frame plus a thumbnail (the grid chosen by InternVL's
+own dynamic_preprocess; see tile_grid for the ties that lmms-eval's copy decides otherwise).
 """
 
 from __future__ import annotations
@@ -36,9 +41,10 @@ logger = logging.getLogger(__name__)
 TILE_SIZE = 448
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: Tiles per single image (analysis) and per video frame (answering), as in InternVL's recipes.
+#: Tiles of a single image (analysis), and the tile allowance lmms-eval's `internvl3` shares among the
+#: frames of a video (max_num 12, total_max_num 64).
 IMAGE_MAX_TILES = 12
-VIDEO_MAX_TILES = 1
+VIDEO_TOTAL_TILES = 64
 
 _NATIVE_MODEL_TYPE = "internvl"
 _REMOTE_MODEL_TYPE = "internvl_chat"
@@ -68,13 +74,24 @@ def checkpoint_kind(pretrained: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
+def video_max_tiles(n_frames: int) -> int:
+    """Tiles per frame of an n-frame video in lmms-eval's `internvl3`: max(1, min(12, 64 // n_frames))."""
+    if n_frames < 1:
+        raise ValueError(f"Invalid n_frames: {n_frames}. Expected an int >= 1.")
+    return max(1, min(IMAGE_MAX_TILES, VIDEO_TOTAL_TILES // n_frames))
+
+
 def tile_grid(width: int, height: int, *, min_tiles: int = 1, max_tiles: int = IMAGE_MAX_TILES,
               tile_size: int = TILE_SIZE) -> tuple[int, int]:
     """The (columns, rows) tile grid InternVL picks for an image of `width` x `height` pixels.
 
     Among grids with min_tiles <= columns * rows <= max_tiles, the one whose aspect ratio is closest
     to the image's; on a tie, the larger grid wins when the image has more than half of that grid's
-    pixel area (so small images are not blown up).
+    pixel area (so small images are not blown up). This is InternVL's own recipe, which walks the grids
+    by tile count. lmms-eval's internvl3 copy walks them in the order of a Python set instead, which
+    decides some ties the other way (a 1000x1000 image: 1x1 there, 3x3 here; 16:9 frames with 8 tiles
+    allowed: 2x1 there, 4x2 here); without a tie, and so for 16:9 or 4:3 video of 16 frames or more,
+    both pick the same grid.
     """
     if width < 1 or height < 1:
         raise ValueError(f"Invalid image size: {width}x{height}. Expected positive width and height in pixels.")
@@ -144,6 +161,8 @@ class _RemoteInternVL(Backbone):
     """InternVL3 through the checkpoint's own remote code (model.chat / model.batch_chat)."""
 
     name = "internvl3"
+    lmms_eval_model = "internvl3"
+    uniform_rule = "segment_centres"
 
     def __init__(self, model, tokenizer, options: LoadOptions, pretrained: str):
         self.model, self.tokenizer, self.options, self.pretrained = model, tokenizer, options, pretrained
@@ -190,7 +209,7 @@ class _RemoteInternVL(Backbone):
         from air.base_models.utils.generation import generation_kwargs, truncate_at_stop
 
         frames, _ = answer_frames(frames, timestamps_s, owner=self.pretrained)
-        tiles = [tile_image(frame, max_tiles=VIDEO_MAX_TILES) for frame in frames]
+        tiles = [tile_image(frame, max_tiles=video_max_tiles(len(frames))) for frame in frames]
         pixel_values = self._pixel_values(np.concatenate(tiles))
         text = self.model.chat(
             self.tokenizer, pixel_values, video_question(len(frames), prompt), generation_kwargs(gen_kwargs),
@@ -211,6 +230,8 @@ class InternVL3(ProcessorChatBackbone, Backbone):
     """InternVL3 (also InternVL2.5/3.5 `-hf`) through transformers' InternVLForConditionalGeneration."""
 
     name = "internvl3"
+    lmms_eval_model = "internvl_hf"
+    uniform_rule = "shifted_arange"
 
     @classmethod
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> Backbone:

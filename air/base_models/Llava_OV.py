@@ -10,6 +10,12 @@ at generate time); the twins give the same model without that dependency, so onl
 Analysis sends each frame as a single image (the processor's anyres tiling); answering sends all
 frames as one video through the processor's `videos=` argument (lmms-eval's own `llava_hf` model fails
 on video with transformers 5.23, so the processor is called here directly).
+
+Prompts follow lmms-eval's `llava_onevision` wrapper (the published LLaVA-OneVision numbers), not the
+llava-hf chat template (which writes "user " with a space and no system turn): LLaVA-NeXT's `qwen_1_5`
+conversation, i.e. a system turn "You are a helpful assistant.", then the user turn with one visual
+placeholder line before the text (QWEN_1_5_TEMPLATE). The processor expands the placeholder into the
+frames' tokens (196 per 384-pixel frame after 2x2 pooling, plus one newline token for a video).
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ LMMS_LAB_TO_HF = {
 }
 
 _LMMS_LAB = re.compile(r"^lmms-lab/", re.IGNORECASE)
+
+#: LLaVA-NeXT's `qwen_1_5` conversation (system, user turn, open assistant turn) that lmms-eval's
+#: llava_onevision wrapper uses by default; {visual} is the processor's image or video token.
+QWEN_1_5_SYSTEM = "You are a helpful assistant."
+QWEN_1_5_TEMPLATE = (
+    "<|im_start|>system\n{system}<|im_end|>\n"
+    "<|im_start|>user\n{visual}\n{text}<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
 
 
 def hf_checkpoint_name(pretrained: str) -> str:
@@ -61,6 +76,14 @@ class LlavaOneVision(ProcessorChatBackbone, Backbone):
     """LLaVA-OneVision: single-image analysis prompts, video answering through `videos=`."""
 
     name = "llava_onevision"
+    lmms_eval_model = "llava_onevision"
+    system_prompt = QWEN_1_5_SYSTEM
+    uniform_rule = "floor_linspace"
+
+    def _chat_text(self, media_type: str, text: str) -> str:
+        """The qwen_1_5 conversation of one user turn: a `media_type` ("image"/"video") placeholder line, then text."""
+        token = self.processor.video_token if media_type == "video" else self.processor.image_token
+        return QWEN_1_5_TEMPLATE.format(system=self.system_prompt, visual=token, text=text)
 
     @classmethod
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> LlavaOneVision:

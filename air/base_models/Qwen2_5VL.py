@@ -1,7 +1,9 @@
 """Qwen2.5-VL backbone (transformers' native Qwen2_5_VLForConditionalGeneration).
 
 Answering passes the frames as one video with their real timestamps: the processor turns the effective
-frame rate into second_per_grid_ts, which drives Qwen2.5-VL's absolute time encoding.
+frame rate into second_per_grid_ts, which drives Qwen2.5-VL's absolute time encoding. As lmms-eval's
+`qwen2_5_vl` sends it: system prompt "You are a helpful assistant.", video then text, each frame within
+qwen-vl-utils' video budget of min_pixels 256*28*28 and max_pixels 1605632 (at most 768 patch groups).
 """
 
 from __future__ import annotations
@@ -14,3 +16,5 @@ class Qwen2_5VL(QwenVLBackbone):
 
     name = "Qwen2.5-VL"
     model_classes = {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}
+    lmms_eval_model = "qwen2_5_vl"
+    reference_pixels = (256 * 28 * 28, 1605632)

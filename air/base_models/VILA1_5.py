@@ -7,7 +7,8 @@ repository's API: `llava.model.builder.load_pretrained_model`, `llava.mm_utils.p
 `tokenizer_image_token`, `llava.conversation.conv_templates` and `llava.constants`.
 
 Frames are images: one `<image>` line per frame (frames in time order) before the text, inside the
-checkpoint's conversation template. Analysis batches prompts with left padding (VILA-1.5 re-pads the
+checkpoint's conversation template. Answering prompts carry the literal "<video>\n " that lmms-eval's
+`vila` wrapper puts before the task text (VIDEO_TEXT_PREFIX), so that they read as its prompts do. Analysis batches prompts with left padding (VILA-1.5 re-pads the
 spliced image features on the side named by `config.tokenizer_padding_side`, set to "left" here).
 VILA's `generate` feeds embeddings to the language model, so its output holds only the new tokens.
 The paper runs VILA-1.5 with 8 frames: default_max_frames = default_min_frames = 8.
@@ -49,6 +50,8 @@ CONVERSATION_MODES = (
     ("vila1.5-13b", "vicuna_v1"),
 )
 DEFAULT_CONVERSATION_MODE = "vicuna_v1"
+#: Text lmms-eval's `vila` wrapper writes between the image lines and the task's prompt of a video.
+VIDEO_TEXT_PREFIX = "<video>\n "
 
 
 class VILAUnavailableError(ImportError):
@@ -152,6 +155,8 @@ class VILA1_5(Backbone):
     """VILA-1.5 through the VILA repository: frames as `<image>` lines, left-padded batched analysis."""
 
     name = "vila1_5"
+    lmms_eval_model = "vila"
+    uniform_rule = "floor_linspace_skip_last"
     default_max_frames = 8
     default_min_frames = 8
 
@@ -236,9 +241,12 @@ class VILA1_5(Backbone):
 
     def answer(self, frames: np.ndarray, timestamps_s: Sequence[float], prompt: str,
                gen_kwargs: Mapping[str, Any] | None = None) -> str:
-        """Answer from all frames (uint8 (N, H, W, 3)) as N image lines in time order, one generate call."""
+        """Answer from all frames (uint8 (N, H, W, 3)) as N image lines in time order, one generate call.
+
+        The text is VIDEO_TEXT_PREFIX + prompt, as lmms-eval's vila wrapper sends it.
+        """
         from air.base_models.utils.generation import generation_kwargs, truncate_at_stop
 
         frames, _ = answer_frames(frames, timestamps_s, owner=self.pretrained)
-        text = self.generate_for([frames], [prompt], generation_kwargs(gen_kwargs))[0]
+        text = self.generate_for([frames], [VIDEO_TEXT_PREFIX + prompt], generation_kwargs(gen_kwargs))[0]
         return truncate_at_stop(text, (gen_kwargs or {}).get("until"))

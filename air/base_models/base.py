@@ -46,6 +46,15 @@ class Backbone(ABC):
 
     name: str = "backbone"
 
+    #: The lmms-eval model whose conventions this adapter reproduces (its task prompt kwargs are the ones
+    #: keyed by this name in a task's `lmms_eval_specific_kwargs`), e.g. "qwen2_5_vl"; None: "default".
+    lmms_eval_model: str | None = None
+    #: System prompt of every chat (analysis and answering), as that lmms-eval wrapper sends it; None: none
+    #: beyond what the checkpoint's own template adds.
+    system_prompt: str | None = None
+    #: The uniform frame rule of that wrapper, a name of baselines.selectors.UNIFORM_RULES.
+    uniform_rule: str = "linspace"
+
     @classmethod
     @abstractmethod
     def from_pretrained(cls, pretrained: str, options: LoadOptions | None = None) -> Backbone:

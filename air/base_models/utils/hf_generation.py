@@ -18,6 +18,12 @@ import numpy as np
 from air.base_models.utils.generation import chunked, generation_kwargs
 from air.Process_Utils.process_messages import FrameScore, build_analysis_prompt
 
+#: Longest side, in pixels, of a frame the VLM rates. Answering frames arrive larger (H_VPModel reads them
+#: up to its frame_max_side, so that per-frame budgets and tiling match lmms-eval's, which work from the
+#: native frame); rating frames are cut back to this side first, so the cost of analysis stays that of
+#: a 1024-pixel frame whatever the answering resolution.
+ANALYSIS_MAX_SIDE = 1024
+
 #: Text forced after the assistant turn in the "logits" analysis mode; the next token is the digit.
 SCORE_PREFIX = "Score:"
 SCORE_DIGITS = ("1", "2", "3", "4", "5")
@@ -56,6 +62,18 @@ def answer_frames(frames: np.ndarray, timestamps_s: Sequence[float], owner: str 
     (stable for equal times), so callers may pass frames in any order (see Backbone.answer).
     """
     return time_ordered(check_frames(frames, timestamps_s, owner=owner), timestamps_s)
+
+
+def limit_side(frames: np.ndarray, max_side: int | None = ANALYSIS_MAX_SIDE) -> np.ndarray:
+    """Frames uint8 (N, H, W, 3) shrunk (bicubic, aspect kept) so that max(H, W) <= max_side; else unchanged."""
+    if not max_side or len(frames) == 0 or max(frames.shape[1:3]) <= max_side:
+        return frames
+    from PIL import Image
+
+    height, width = frames.shape[1:3]
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(f)).resize(size, Image.BICUBIC)) for f in frames])
 
 
 def check_analysis_mode(mode: str, owner: str = "") -> str:
@@ -213,13 +231,15 @@ def analyze_by_generation(
     """Backbone.analyze for adapters without the "logits" mode: greedy generation in chunks, parsed per frame.
 
     frames: uint8 (N, H, W, 3), N >= 0; timestamps_s: (N,) seconds. run_chunk(chunk_frames, prompt_text,
-    generate_kwargs) returns one generated text per frame of the chunk. options.analysis_mode "logits"
-    raises ValueError(logits_error). Returns N FrameScores in input order.
+    generate_kwargs) returns one generated text per frame of the chunk (frames larger than
+    ANALYSIS_MAX_SIDE shrunk first). options.analysis_mode "logits" raises ValueError(logits_error).
+    Returns N FrameScores in input order.
     """
     frames = check_frames(frames, timestamps_s, owner=owner, allow_empty=True)
     if check_analysis_mode(options.analysis_mode, name) != "generate":
         raise ValueError(logits_error)
     gen = analysis_generate_kwargs(options.analysis_max_new_tokens)
+    frames = limit_side(frames)
     return analyze_in_chunks(frames, query, options.analysis_batch_size, lambda chunk, prompt: run_chunk(chunk, prompt, gen))
 
 
@@ -254,11 +274,13 @@ class ProcessorChatBackbone:
 
     Mixed into a Backbone: subclasses load the model and processor in `from_pretrained`, and may override
     `_analysis_inputs` / `_answer_inputs` where their family needs other processor arguments (the
-    Qwen-VL families do). Analysis: one image + build_analysis_prompt(query) per prompt, left-padded
-    batches of `options.analysis_batch_size`. Answering: the frames, in time order, as one video.
+    Qwen-VL families do). Analysis: one image (at most ANALYSIS_MAX_SIDE pixels a side) +
+    build_analysis_prompt(query) per prompt, left-padded batches of `options.analysis_batch_size`.
+    Answering: the frames, in time order, as one video. Both chats carry the adapter's system_prompt.
     """
 
     name: str
+    system_prompt: str | None = None
 
     def __init__(self, model, processor, options, pretrained: str):
         check_analysis_mode(options.analysis_mode, self.name)
@@ -267,8 +289,14 @@ class ProcessorChatBackbone:
         self.processor.tokenizer.padding_side = "left"  # every row continues at the same column
 
     def _chat_text(self, media_type: str, text: str) -> str:
-        """The prompt string of a one-turn user message holding one `media_type` item and `text`."""
+        """The prompt string of a one-turn user message holding one `media_type` item, then `text`.
+
+        Preceded by a system turn holding `system_prompt` when the adapter has one (as the family's
+        lmms-eval wrapper sends it), for analysis and answering alike.
+        """
         messages = [{"role": "user", "content": [{"type": media_type}, {"type": "text", "text": text}]}]
+        if self.system_prompt:
+            messages.insert(0, {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = "", **processor_kwargs):
@@ -298,7 +326,7 @@ class ProcessorChatBackbone:
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One FrameScore per frame (uint8 (N, H, W, 3)), in order; see Backbone.analyze."""
-        frames = check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True)
+        frames = limit_side(check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True))
         mode = check_analysis_mode(self.options.analysis_mode, self.name)
         batch_size = self.options.analysis_batch_size
         if mode == "logits":

@@ -1,9 +1,11 @@
 """Shared adapter for the Qwen-VL families (Qwen2-VL, Qwen2.5-VL, Qwen3-VL) on transformers' native classes.
 
-Analysis: one chat per frame (a single image, resized to the pixel budget, + the analysis prompt),
+Analysis: one chat per frame (a single image, resized to the image budget, + the analysis prompt),
 batched with left padding. Answering: the final frames as one video with their real timestamps, so
 Qwen2.5-VL's absolute time encoding (second_per_grid_ts) and Qwen3-VL's textual timestamps match the
-source video. Batching, decoding, the "logits" read-out and loading are hf_generation's, shared with
+source video; each frame sized as lmms-eval's wrapper of the family sizes it (qwen-vl-utils' per-frame
+video budget from that wrapper's min_pixels / max_pixels). Both chats open with lmms-eval's system
+prompt "You are a helpful assistant.". Batching, decoding, the "logits" read-out and loading are hf_generation's, shared with
 the InternVL and LLaVA-OneVision adapters.
 """
 
@@ -24,6 +26,7 @@ from air.base_models.utils.qwen_vl_utils import (
     effective_fps,
     pad_to_temporal_patch,
     resize_frames,
+    video_frame_budget,
     video_metadata,
 )
 
@@ -39,8 +42,10 @@ class QwenVLBackbone(ProcessorChatBackbone, Backbone):
 
     #: config.model_type -> transformers class name, e.g. {"qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration"}.
     model_classes: ClassVar[dict[str, str]] = {}
-    #: Qwen3-VL's video processor budgets the pixels of all frames together, the others per frame.
-    video_budget_is_total: ClassVar[bool] = False
+    #: lmms-eval's wrapper defaults (min_pixels, max_pixels) for this family's video frames; LoadOptions'
+    #: min_pixels / max_pixels replace them, as that wrapper's model args do.
+    reference_pixels: ClassVar[tuple[int, int]] = (256 * 28 * 28, 1605632)
+    system_prompt = "You are a helpful assistant."
 
     def __init__(self, model, processor, options: LoadOptions, pretrained: str = ""):
         lo, hi = options.min_pixels, options.max_pixels
@@ -76,21 +81,27 @@ class QwenVLBackbone(ProcessorChatBackbone, Backbone):
         """Pixel side of one merged patch group (patch_size * merge_size)."""
         return int(sub_processor.patch_size) * int(sub_processor.merge_size)
 
-    def _budget(self, sub_processor, n_frames: int = 1) -> tuple[int, int]:
-        """(min_pixels, max_pixels) per frame: LoadOptions first, else the processor's own sizes.
-
-        The processor's defaults may conflict once divided among frames (Qwen3-VL video); min then
-        yields to max, and neither goes below one factor x factor patch group.
-        """
+    def _budget(self, sub_processor) -> tuple[int, int]:
+        """(min_pixels, max_pixels) of an analysis image: LoadOptions first, else the processor's own sizes."""
         factor = self._factor(sub_processor)
         size = sub_processor.size
-        lo = _size_value(size, "shortest_edge") or 4 * factor * factor
-        hi = _size_value(size, "longest_edge") or 16384 * factor * factor
-        if sub_processor is self.processor.video_processor and self.video_budget_is_total:
-            lo, hi = lo // n_frames, hi // n_frames
-        lo = self.options.min_pixels or lo
-        hi = self.options.max_pixels or hi
+        lo = self.options.min_pixels or _size_value(size, "shortest_edge") or 4 * factor * factor
+        hi = self.options.max_pixels or _size_value(size, "longest_edge") or 16384 * factor * factor
         lo = max(factor * factor, min(lo, hi))
+        return lo, max(lo, hi)
+
+    def video_budget(self, n_frames: int) -> tuple[int, float]:
+        """(min_pixels, max_pixels) of each frame of an n-frame answering video, as lmms-eval sends it.
+
+        qwen-vl-utils' per-frame rule (video_frame_budget) applied to the family's lmms-eval defaults
+        (reference_pixels) or to LoadOptions' min_pixels / max_pixels; min yields to max when they
+        conflict, and neither goes below one factor x factor patch group.
+        """
+        factor = self._factor(self.processor.video_processor)
+        lo = self.options.min_pixels or self.reference_pixels[0]
+        hi = self.options.max_pixels or self.reference_pixels[1]
+        lo, hi = video_frame_budget(n_frames, factor=factor, min_pixels=lo, max_pixels=hi)
+        lo = max(factor * factor, min(lo, int(hi)))
         return lo, max(lo, hi)
 
     def _prepare_images(self, frames: np.ndarray) -> np.ndarray:
@@ -116,7 +127,7 @@ class QwenVLBackbone(ProcessorChatBackbone, Backbone):
         video_processor = self.processor.video_processor
         fps = effective_fps(timestamps_s)
         padded, padded_ts = pad_to_temporal_patch(frames, timestamps_s, int(video_processor.temporal_patch_size))
-        lo, hi = self._budget(video_processor, n_frames=len(padded))
+        lo, hi = self.video_budget(len(padded))
         padded = resize_frames(padded, factor=self._factor(video_processor), min_pixels=lo, max_pixels=hi)
         return self.processor(
             text=[self._chat_text("video", prompt)],

@@ -64,6 +64,36 @@ def fit_pixel_budget(
     return _builtin_smart_resize(height, width, factor, min_pixels, max_pixels)
 
 
+#: qwen-vl-utils' per-frame video limits, in merged patch groups (factor x factor pixels) per frame.
+VIDEO_MIN_TOKENS = 128
+VIDEO_MAX_TOKENS = 768
+#: qwen-vl-utils' whole-video pixel limit: 0.9 x MODEL_SEQ_LEN patch groups, spread over the frames
+#: (each temporal patch of FRAME_FACTOR frames counts once).
+DEFAULT_MODEL_SEQ_LEN = 128000
+FRAME_FACTOR = 2
+
+
+def video_frame_budget(n_frames: int, *, factor: int, min_pixels: int | None = None,
+                       max_pixels: int | None = None) -> tuple[int, float]:
+    """(min_pixels, max_pixels) of each frame of an n-frame video, as qwen-vl-utils' fetch_video sets them.
+
+    This is the budget lmms-eval's Qwen wrappers give every video frame: min_pixels as asked (default
+    VIDEO_MIN_TOKENS groups); max_pixels = the smaller of the one asked and the package's cap
+    max(min(VIDEO_MAX_TOKENS groups, total / n_frames * FRAME_FACTOR), int(min_pixels * 1.05)), with
+    total = 0.9 * MODEL_SEQ_LEN groups ($MODEL_SEQ_LEN, default 128000). factor = patch * merge size.
+    """
+    import os
+
+    if n_frames < 1:
+        raise ValueError(f"Invalid n_frames: {n_frames}. Expected an int >= 1.")
+    group = factor * factor
+    lo = int(min_pixels) if min_pixels is not None else VIDEO_MIN_TOKENS * group
+    total = int(float(os.environ.get("MODEL_SEQ_LEN", DEFAULT_MODEL_SEQ_LEN))) * group * 0.9
+    cap = max(min(VIDEO_MAX_TOKENS * group, total / n_frames * FRAME_FACTOR), int(lo * 1.05))
+    hi = cap if max_pixels is None else min(int(max_pixels), cap)
+    return lo, hi
+
+
 def resize_frames(frames: np.ndarray, *, factor: int, min_pixels: int, max_pixels: int) -> np.ndarray:
     """Resize every frame to the budgeted size (bicubic), so the processor needs no resize of its own.
 

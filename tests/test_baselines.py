@@ -21,6 +21,15 @@ from baselines.selectors import (
 NO_CLIP = "open_clip:no-such-model-xyz"  # a CLIP name that cannot load: proves air_uniform never loads one
 
 
+@pytest.fixture(autouse=True)
+def _plain_logging_afterwards():
+    """Models built in-process route the package's logs to loguru; give later tests plain logging back."""
+    yield
+    from air.lmms_logging import restore_std_logging
+
+    restore_std_logging()
+
+
 # ----------------------------------------------------------------------------------------------
 # Pure selectors
 # ----------------------------------------------------------------------------------------------
@@ -368,7 +377,9 @@ def test_clip_baseline_on_a_video_shorter_than_the_budget_records_the_shortfall(
     assert json.loads(selection.to_json())["method"] == "clip_topk"
 
 
-def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_path, tiny, caplog):
+def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_path, tiny):
+    from loguru import logger as loguru_logger
+
     from baselines.uniform import UniformBaseline
 
     pretrained, _ = tiny
@@ -387,8 +398,14 @@ def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_pa
         {"task": "t", "doc_id": 4, "method": "uniform", "answer": "D", "frame_indices": [4], "fingerprint": foreign},
     ]
     (traces / "traces_rank0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    with caplog.at_level("INFO", logger="air"):
+    shown: list[str] = []  # what lmms-eval would print: its log goes through loguru
+    sink = loguru_logger.add(lambda message: shown.append(str(message)), level="INFO", format="{level} {message}")
+    try:
         assert sorted(model._previous_traces()) == ["t::1"], (
             "only uniform's own error-free traces made with the same baseline options are reused")
-    assert "1 skipped as foreign" in caplog.text and "baseline.num_frames: 4 now, 6 before (1 samples)" in caplog.text
-    assert "records of other methods ignored (air: 1, bolt: 1)" in caplog.text
+    finally:
+        loguru_logger.remove(sink)
+    (line,) = shown
+    assert line.startswith("WARNING uniform: resume=True in ") and "1 skipped as foreign" in line
+    assert "baseline.num_frames: 4 now, 6 before (1 samples)" in line
+    assert "records of other methods ignored (air: 1, bolt: 1)" in line

@@ -250,11 +250,15 @@ def test_hvp_process_replays_the_selection_file(tmp_path, tiny_model, video):
 def test_hvp_refuses_a_bad_selection_file_before_loading_anything(tmp_path, content, message):
     pytest.importorskip("lmms_eval")
     from air.hvp import HVP
+    from air.lmms_logging import restore_std_logging
 
     path = tmp_path / "sel.json"
     if content is not None:
         path.write_text(content)
-    with pytest.raises(ValueError, match=message) as info:
-        # __init__ opens the file before it touches accelerate or any model: a fake checkpoint name is enough
-        HVP("no/such-model-anywhere", selection_file=str(path))
+    try:
+        with pytest.raises(ValueError, match=message) as info:
+            # __init__ opens the file before it touches accelerate or any model: a fake checkpoint name is enough
+            HVP("no/such-model-anywhere", selection_file=str(path))
+    finally:
+        restore_std_logging()  # __init__ routed the package's logs to loguru
     assert str(path) in str(info.value)

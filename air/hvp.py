@@ -98,7 +98,8 @@ class HVP(lmms):
     """A.I.R. (hvp) as an lmms-eval simple model."""
 
     is_simple = True
-    method_name = "air"
+    model_id = "hvp"  # the lmms-eval name, prefix of log lines
+    method_name = "air"  # the trace's "method"
 
     def __init__(self, pretrained: str, **kwargs: Any) -> None:
         super().__init__()
@@ -118,7 +119,7 @@ class HVP(lmms):
         self.resume = bool(model_opts.get("resume", False))
         self._unknown_tasks: set[str] = set()
         self.stats = {"samples": 0, "errors": 0, "frames_analyzed": 0, "fallbacks": 0, "resumed": 0}
-        logger.info("%s: rank %d/%d on %s, traces in %s (run fingerprint %s)", self.method_name, self._rank,
+        logger.info("%s: rank %d/%d on %s, traces in %s (run fingerprint %s)", self.model_id, self._rank,
                     self._world_size, self._device, self.traces.path, self.fingerprint["hash"])
         self._done = self._previous_traces() if self.resume else {}
 
@@ -199,7 +200,7 @@ class HVP(lmms):
         if not replay.entries:
             raise ValueError(f"Invalid selection_file {path}: it holds no selections. Expected at least one entry "
                              "(write one with `python -m air export`).")
-        logger.info("%s: replaying %d selections from %s", self.method_name, len(replay.entries), path)
+        logger.info("%s: replaying %d selections from %s", self.model_id, len(replay.entries), path)
         return replay
 
     def _fingerprint_parts(self, load_opts: dict) -> dict[str, Any]:
@@ -226,7 +227,7 @@ class HVP(lmms):
         """{trace key: record} this method traced without error under this run's fingerprint."""
         scan = scan_for_resume(self.traces.dir, self.fingerprint, self.method_name)
         log = logger.warning if scan.foreign else logger.info
-        log("%s: resume=True in %s: %s.", self.method_name, self.traces.dir, scan.summary())
+        log("%s: resume=True in %s: %s.", self.model_id, self.traces.dir, scan.summary())
         return scan.reusable
 
     # -- generation ------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class HVP(lmms):
                             errors=self.stats["errors"], refresh=False)
         bar.close()
         if self.stats["resumed"]:
-            logger.info("%s: rank %d reused %d traced answers (resume=True)", self.method_name, self._rank,
+            logger.info("%s: rank %d reused %d traced answers (resume=True)", self.model_id, self._rank,
                         self.stats["resumed"])
         return answers
 
@@ -281,7 +282,7 @@ class HVP(lmms):
             self.stats["errors"] += 1
             text = ""
             record.update(answer="", error=f"{type(exc).__name__}: {exc}")
-            logger.error("%s: sample %s doc_id=%s failed, answered with '': %s: %s", self.method_name, task, doc_id,
+            logger.error("%s: sample %s doc_id=%s failed, answered with '': %s: %s", self.model_id, task, doc_id,
                          type(exc).__name__, exc)
             logger.debug("%s", traceback.format_exc())
         record["seconds"] = round(time.perf_counter() - t0, 4)
@@ -319,7 +320,7 @@ class HVP(lmms):
         if not recognition.known and task not in self._unknown_tasks:
             self._unknown_tasks.add(task)
             logger.warning("%s: %s (warned once per task; every trace record of the task says so under "
-                           "task_recognition).", self.method_name, recognition.detail)
+                           "task_recognition).", self.model_id, recognition.detail)
         return recognition
 
     def process(self, sample: Sample) -> tuple[str, dict]:

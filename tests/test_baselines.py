@@ -406,6 +406,6 @@ def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_pa
     finally:
         loguru_logger.remove(sink)
     (line,) = shown
-    assert line.startswith("WARNING uniform: resume=True in ") and "1 skipped as foreign" in line
+    assert line.startswith("WARNING air_uniform: resume=True in ") and "1 skipped as foreign" in line
     assert "baseline.num_frames: 4 now, 6 before (1 samples)" in line
     assert "records of other methods ignored (air: 1, bolt: 1)" in line

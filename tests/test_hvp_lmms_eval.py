@@ -119,7 +119,7 @@ def test_hvp_cli_end_to_end(tmp_path, tiny, good_run):
     assert len(_strict_json_lines(output / "traces" / "traces_rank0.jsonl")) == 3
     # hvp's own lines show in lmms-eval's (loguru) output, once each: start-up INFO, the unknown-task warning
     log = good_run["log"]
-    assert log.count("air: rank 0/1 on cpu, traces in") == 1 and "INFO" in log.split("air: rank 0/1")[0][-200:]
+    assert log.count("hvp: rank 0/1 on cpu, traces in") == 1 and "INFO" in log.split("hvp: rank 0/1")[0][-200:]
     assert log.count("task 'air_t_good' is not a known benchmark task") == 1, "warned once per task, not per doc"
 
     # export the selections, then replay them through lmms-eval: the same frames, no selection run
@@ -137,7 +137,7 @@ def test_hvp_cli_end_to_end(tmp_path, tiny, good_run):
         assert replayed[i]["replayed_from"] == str(selections) and "rounds" not in replayed[i]
         assert replayed[i]["prompt"] == traces[i]["prompt"]
         assert replayed[i]["fingerprint"]["parts"]["selection_file"]["path"] == str(selections)
-    assert "air: replaying 3 selections from" in proc.stdout + proc.stderr
+    assert "hvp: replaying 3 selections from" in proc.stdout + proc.stderr
 
 
 def test_hvp_cli_bad_selection_file_stops_the_run_at_start(tmp_path, tiny, videos):
@@ -151,7 +151,7 @@ def test_hvp_cli_bad_selection_file_stops_the_run_at_start(tmp_path, tiny, video
     assert f"Invalid selection file {bad}: no such file" in log, log[-3000:]
     assert not list(output.glob("**/*_results.json")), "no results: the run ended"
     assert not (output / "traces").exists(), "it ended before any sample (no trace file was even opened)"
-    assert "air: rank 0/1" not in log, "it ended before the models were loaded"
+    assert "hvp: rank 0/1" not in log, "it ended before the models were loaded"
 
 
 # A user's copy of lmms-eval's videomme_w_subtitle under another name, pointed at local data: same hooks

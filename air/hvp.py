@@ -198,7 +198,7 @@ class HVP(lmms):
 
         replay = load_selection_file(path)
         if not replay.entries:
-            raise ValueError(f"Invalid selection_file {path}: it holds no selections. Expected at least one entry "
+            raise ValueError(f"Invalid selection file {path}: it holds no selections. Expected at least one entry "
                              "(write one with `python -m air export`).")
         logger.info("%s: replaying %d selections from %s", self.model_id, len(replay.entries), path)
         return replay

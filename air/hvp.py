@@ -6,6 +6,12 @@ Registered through the `lmms_eval.models` entry point (air/lmms_plugin.py), so a
 The backbone is picked from `pretrained`; every AIRConfig field, every backbone loading field and
 the options below are accepted as --model_args. One bad sample never ends a run: it is logged,
 answered with "", and traced with its error.
+
+One request goes: `generate_until` -> `_answer_request` (padding repeat, resumed record, or new) ->
+`_run_request` -> `_prepare` (doc, recognition, video, question, options, prompt: a `Sample`) ->
+`process(sample)` (select and answer; baselines override it) -> one trace record. Every record
+carries the run's fingerprint (`_fingerprint_parts`), so `resume=True` reuses only records made under
+the same configuration.
 """
 
 from __future__ import annotations
@@ -20,8 +26,22 @@ from lmms_eval.api.model import lmms
 
 from air.base_models.base import LoadOptions
 from air.config import AIRConfig, convert_value
+from air.fingerprint import make_fingerprint
+from air.hvp_requests import (
+    QUESTION_ID_FIELDS,
+    Sample,
+    question_id,
+    question_options,
+    video_path,
+)
 from air.task_prompts import family_prompt
-from air.traces import TraceWriter, default_trace_dir, load_traces, remember_summary, trace_key
+from air.traces import (
+    TraceWriter,
+    default_trace_dir,
+    remember_summary,
+    scan_for_resume,
+    trace_key,
+)
 
 logger = logging.getLogger("air.hvp")
 
@@ -42,6 +62,16 @@ MODEL_OPTIONS: dict[str, str] = {
 _AIR_FIELDS = set(AIRConfig.field_names()) | {"preset"}
 # analysis_batch_size is an AIRConfig field that also sizes the backbone's batches: it travels as AIRConfig.
 _LOAD_TYPES = {f.name: str(f.type) for f in dc_fields(LoadOptions) if f.name not in _AIR_FIELDS}
+_LOAD_DEFAULTS = {f.name: f.default for f in dc_fields(LoadOptions) if f.name in _LOAD_TYPES}
+
+# Everything else in --model_args, every LoadOptions field and every AIRConfig field enters the run
+# fingerprint, so a field added later counts automatically. Left out: where things run and are stored
+# (they do not change an answer) and selection_file, which enters as its path and content hash.
+NOT_FINGERPRINTED = {
+    "model": {"clip_device", "clip_batch_size", "trace_dir", "resume", "batch_size", "selection_file"},
+    "load": {"device", "device_map"},
+    "config": {"cache_dir"},
+}
 
 
 def valid_model_args() -> list[str]:
@@ -68,22 +98,30 @@ class HVP(lmms):
     """A.I.R. (hvp) as an lmms-eval simple model."""
 
     is_simple = True
-    method_name = "air"
+    model_id = "hvp"  # the lmms-eval name, prefix of log lines
+    method_name = "air"  # the trace's "method"
 
     def __init__(self, pretrained: str, **kwargs: Any) -> None:
         super().__init__()
+        from air.lmms_logging import route_logs_to_loguru
+
+        route_logs_to_loguru()
         model_opts, load_opts, air_args = split_model_args({"pretrained": pretrained, **kwargs})
         self.options = model_opts
+        self._replay = self._open_selection_file(model_opts.get("selection_file"))  # fail before loading models
         self._setup_devices(load_opts)
         self._batch_size = int(model_opts.get("batch_size") or 1)
         self._max_new_tokens = model_opts.get("max_new_tokens")
         self.model = self._load_model(model_opts, load_opts, air_args)
+        self.fingerprint = make_fingerprint(self._fingerprint_parts(load_opts))
         trace_dir = model_opts.get("trace_dir") or default_trace_dir()
         self.traces = TraceWriter(trace_dir, rank=self._rank)
         self.resume = bool(model_opts.get("resume", False))
-        self._done = self._previous_traces() if self.resume else {}
+        self._unknown_tasks: set[str] = set()
         self.stats = {"samples": 0, "errors": 0, "frames_analyzed": 0, "fallbacks": 0, "resumed": 0}
-        logger.info("hvp: rank %d/%d on %s, traces in %s", self._rank, self._world_size, self._device, self.traces.path)
+        logger.info("%s: rank %d/%d on %s, traces in %s (run fingerprint %s)", self.model_id, self._rank,
+                    self._world_size, self._device, self.traces.path, self.fingerprint["hash"])
+        self._done = self._previous_traces() if self.resume else {}
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------
     def _setup_devices(self, load_opts: dict) -> None:
@@ -126,14 +164,6 @@ class HVP(lmms):
             **air_args,
         )
 
-    def _previous_traces(self) -> dict[str, dict]:
-        # only this method's successful records: baselines may share the trace folder
-        done = {k: r for k, r in load_traces(self.traces.dir).items()
-                if not r.get("error") and r.get("method", self.method_name) == self.method_name}
-        if done:
-            logger.info("hvp: resume=True, %d samples already traced in %s will be skipped", len(done), self.traces.dir)
-        return done
-
     @property
     def device(self):
         return self._device
@@ -159,6 +189,47 @@ class HVP(lmms):
     def generate_until_multi_round(self, requests):
         raise NotImplementedError("hvp does not support multi-round generation tasks.")
 
+    # -- selection file, fingerprint and resume --------------------------------------------------
+    def _open_selection_file(self, path: str | None):
+        """The loaded selection file, or None; a missing, invalid or empty file raises ValueError naming it."""
+        if not path:
+            return None
+        from air.selection_io import load_selection_file
+
+        replay = load_selection_file(path)
+        if not replay.entries:
+            raise ValueError(f"Invalid selection file {path}: it holds no selections. Expected at least one entry "
+                             "(write one with `python -m air export`).")
+        logger.info("%s: replaying %d selections from %s", self.model_id, len(replay.entries), path)
+        return replay
+
+    def _fingerprint_parts(self, load_opts: dict) -> dict[str, Any]:
+        """What can change an answer: method, model options, load options, the full AIRConfig, prompt version."""
+        from air.Process_Utils.process_messages import ANALYSIS_PROMPT_VERSION
+
+        model = {k: self.options.get(k) for k in MODEL_OPTIONS if k not in NOT_FINGERPRINTED["model"]}
+        model["frame_max_side"] = self.model.frame_max_side  # the value in use, default included
+        load = {k: load_opts.get(k, default) for k, default in _LOAD_DEFAULTS.items()
+                if k not in NOT_FINGERPRINTED["load"]}
+        config = {k: v for k, v in self.model.config.to_dict().items() if k not in NOT_FINGERPRINTED["config"]}
+        replay = None
+        if self._replay is not None:
+            replay = {"path": self._replay.path, "sha256": self._replay.sha256}
+        return {"method": self.method_name, "model": model, "load": load, "config": config,
+                "analysis_prompt_version": ANALYSIS_PROMPT_VERSION, "selection_file": replay,
+                **self._fingerprint_extra()}
+
+    def _fingerprint_extra(self) -> dict[str, Any]:
+        """Fingerprint parts of a subclass (a baseline's own options)."""
+        return {}
+
+    def _previous_traces(self) -> dict[str, dict]:
+        """{trace key: record} this method traced without error under this run's fingerprint."""
+        scan = scan_for_resume(self.traces.dir, self.fingerprint, self.method_name)
+        log = logger.warning if scan.foreign else logger.info
+        log("%s: resume=True in %s: %s.", self.model_id, self.traces.dir, scan.summary())
+        return scan.reusable
+
     # -- generation ------------------------------------------------------------------------------
     def generate_until(self, requests) -> list[str]:
         from tqdm import tqdm
@@ -168,45 +239,50 @@ class HVP(lmms):
         bar = tqdm(total=len(requests), desc=f"{self.method_name} rank {self._rank}", disable=self._rank != 0,
                    dynamic_ncols=True)
         for request in requests:
-            context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
-            key = trace_key(task, doc_id)
-            if key in memo:  # rank padding repeats the last request: answer it once
-                text = memo[key]
-            elif key in self._done:
-                text = str(self._done[key].get("answer", ""))
-                self.stats["resumed"] += 1
-            else:
-                text = self._run_request(context, dict(gen_kwargs or {}), doc_to_visual, doc_id, task, split)
-            memo[key] = text
+            context, gen_kwargs = request.args[0], request.args[1]
+            text = self._answer_request(request, memo)
             answers.append(text)
             self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
             bar.update(1)
             bar.set_postfix(analysed=self.stats["frames_analyzed"], fallbacks=self.stats["fallbacks"],
                             errors=self.stats["errors"], refresh=False)
         bar.close()
+        if self.stats["resumed"]:
+            logger.info("%s: rank %d reused %d traced answers (resume=True)", self.model_id, self._rank,
+                        self.stats["resumed"])
         return answers
 
-    def _run_request(self, context, gen_kwargs, doc_to_visual, doc_id, task, split) -> str:
-        record: dict[str, Any] = {"task": task, "doc_id": doc_id, "split": split, "method": self.method_name}
+    def _answer_request(self, request, memo: dict[str, str]) -> str:
+        """The answer of one request: a repeat (rank padding) once, a resumed record, or a new run."""
+        key = trace_key(request.args[4], request.args[3])
+        if key in memo:  # rank padding repeats the last request: answer it once
+            return memo[key]
+        if key in self._done:
+            text = str(self._done[key].get("answer", ""))
+            self.stats["resumed"] += 1
+        else:
+            text = self._run_request(request)
+        memo[key] = text
+        return text
+
+    def _run_request(self, request) -> str:
+        """Prepare, answer and trace one request; any error is logged, traced and answered with ""."""
+        doc_id, task, split = request.args[3:6]
+        record: dict[str, Any] = {"task": task, "doc_id": doc_id, "split": split, "method": self.method_name,
+                                  "fingerprint": self.fingerprint}
         t0 = time.perf_counter()
         doc = None
         try:
             doc = self.task_dict[task][split][doc_id]
-            record["question_id"] = _question_id(doc)
-            video = _video_path(doc_to_visual(doc))
-            record["video"] = video
-            question, options = self._question_options(task, doc, context)
-            prompt = family_prompt(task, doc, context, doc_to_visual, self.model.backbone.lmms_eval_model)
-            if self._max_new_tokens and "max_new_tokens" not in gen_kwargs:
-                gen_kwargs["max_new_tokens"] = self._max_new_tokens
-            text, extra = self.process(video, prompt, question, options, gen_kwargs, task=task, doc_id=doc_id)
+            sample = self._prepare(request, doc, record)
+            text, extra = self.process(sample)
             record.update(extra)
             record["answer"] = text
         except (Exception, SystemExit) as exc:  # lmms-eval task utils call sys.exit() on a missing video
             self.stats["errors"] += 1
             text = ""
             record.update(answer="", error=f"{type(exc).__name__}: {exc}")
-            logger.error("hvp: sample %s doc_id=%s failed, answered with '': %s: %s", task, doc_id,
+            logger.error("%s: sample %s doc_id=%s failed, answered with '': %s: %s", self.model_id, task, doc_id,
                          type(exc).__name__, exc)
             logger.debug("%s", traceback.format_exc())
         record["seconds"] = round(time.perf_counter() - t0, 4)
@@ -216,64 +292,59 @@ class HVP(lmms):
             remember_summary(doc, record)
         return text
 
-    def process(self, video: str, prompt, question: str, options: list[str], gen_kwargs: dict, *, task: str,
-                doc_id) -> tuple[str, dict]:
-        """Answer one sample; returns (text, trace fields). Baselines override this."""
-        replay = self._replayed_frames(task, doc_id, video)
+    def _prepare(self, request, doc, record: dict) -> Sample:
+        """Read one request's doc into a Sample; what was decided (recognition, ids, video) goes into record."""
+        from air.Process_Utils.process_messages import ANALYSIS_PROMPT_VERSION
+
+        context, gen_kwargs, doc_to_visual, doc_id, task, split = request.args
+        recognition = self._recognise(task, doc, context, getattr(request, "metadata", None))
+        record["task_recognition"] = recognition.to_dict()
+        record["analysis_prompt_version"] = ANALYSIS_PROMPT_VERSION
+        record["question_id"] = question_id(doc, recognition)
+        video = video_path(doc_to_visual(doc))
+        record["video"] = video
+        question, options = question_options(recognition, doc, context)
+        gen_kwargs = dict(gen_kwargs or {})
+        if self._max_new_tokens and "max_new_tokens" not in gen_kwargs:
+            gen_kwargs["max_new_tokens"] = self._max_new_tokens
+        record["gen_kwargs"] = gen_kwargs
+        return Sample(task=task, doc_id=doc_id, split=split, video=video, question=question, options=options,
+                      prompt=family_prompt(task, doc, context, doc_to_visual, self.model.backbone.lmms_eval_model,
+                                           subtitles=recognition.subtitles),
+                      gen_kwargs=gen_kwargs,
+                      question_id=record["question_id"])
+
+    def _recognise(self, task: str, doc, context: str, metadata):
+        """How the task's docs are read (benchmark_utils.recognise_task); an unknown task is warned about once."""
+        from benchmark_utils import recognise_task
+
+        recognition = recognise_task(task, doc, context=context, metadata=metadata)
+        if not recognition.known and task not in self._unknown_tasks:
+            self._unknown_tasks.add(task)
+            logger.warning("%s: %s (warned once per task; every trace record of the task says so under "
+                           "task_recognition).", self.model_id, recognition.detail)
+        return recognition
+
+    def process(self, sample: Sample) -> tuple[str, dict]:
+        """Answer one sample; returns (text, trace fields, with the prompt sent). Baselines override this."""
+        replay = self._replayed_frames(sample)
         if replay is not None:
-            text = self.model.answer_frames(video, replay, prompt, gen_kwargs)
-            return text, {"frame_indices": list(replay), "replayed_from": self.options.get("selection_file")}
-        text, selection = self.model.answer(video, prompt, question, options, gen_kwargs)
+            text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt, sample.gen_kwargs)
+            return text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path), "prompt": sent}
+        text, selection = self.model.answer(sample.video, sample.prompt, sample.question, sample.options,
+                                            sample.gen_kwargs)
         self.stats["frames_analyzed"] += selection.n_analyzed
         self.stats["fallbacks"] += len(selection.fallbacks)
         trace = selection.to_dict()
         trace.pop("answer", None)
         return text, trace
 
-    def _replayed_frames(self, task, doc_id, video):
-        path = self.options.get("selection_file")
-        if not path:
+    def _replayed_frames(self, sample: Sample) -> list[int] | None:
+        """The selection file's frames for this sample, or None when not replaying (KeyError if absent)."""
+        if getattr(self, "_replay", None) is None:
             return None
-        from air.selection_io import load_selection_file
-
-        if not hasattr(self, "_replay"):
-            self._replay = load_selection_file(path)
-        return self._replay.frames_for(task=task, doc_id=doc_id, video=video)
-
-    def _question_options(self, task: str, doc, context: str) -> tuple[str, list[str]]:
-        import benchmark_utils
-
-        if benchmark_utils.for_task(task) is not None:
-            return benchmark_utils.doc_query(task, doc)
-        from air.Process_Utils.process_messages import extract_question_options
-
-        return extract_question_options(context)
+        return self._replay.frames_for(task=sample.task, doc_id=sample.doc_id, question_id=sample.question_id,
+                                       video=sample.video)
 
 
-#: Dataset fields that identify a question (Video-MME question_id, MLVU/LongVideoBench ids, NExT-QA qid).
-QUESTION_ID_FIELDS = ("question_id", "qid", "uid", "id")
-
-
-def _question_id(doc) -> str | None:
-    """The dataset's own id of the question, for exports that must match other methods' selections."""
-    for key in QUESTION_ID_FIELDS:
-        try:
-            value = doc[key]
-        except (KeyError, TypeError, IndexError):
-            continue
-        if value is not None and str(value) != "":
-            return str(value)
-    return None
-
-
-def _video_path(visuals) -> str:
-    """The one video path a doc_to_visual returned (a list with a str path, or a str)."""
-    if isinstance(visuals, str):
-        return visuals
-    items = list(visuals or [])
-    paths = [v for v in items if isinstance(v, str)]
-    if not paths:
-        raise ValueError(
-            f"Invalid doc_to_visual output: {[type(v).__name__ for v in items]}. Expected a list holding a video path."
-        )
-    return paths[0]
+__all__ = ["HVP", "MODEL_OPTIONS", "NOT_FINGERPRINTED", "QUESTION_ID_FIELDS", "split_model_args", "valid_model_args"]

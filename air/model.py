@@ -188,7 +188,8 @@ class H_VPModel:
         """Select frames for `question` (default: the prompt itself), then answer `prompt` from them.
 
         prompt: the task's own text, or a function of the Selection that builds it (e.g. to add the
-        subtitles at the selected frames).
+        subtitles at the selected frames). The returned Selection records the text sent to the
+        backbone under "prompt" and the reply under "answer".
         """
         if question is None:
             if callable(prompt):
@@ -196,9 +197,9 @@ class H_VPModel:
             question = prompt
         with self.open(video_path) as reader:
             selection = self._select(reader, video_path, question, options)
-            text = self._answer_from(reader, selection.frame_indices, prompt, selection, gen_kwargs)
-        timings = {**selection.timings_s, "answer": self._last_answer_s}
-        return text, selection.with_info(answer=text, timings_s=timings)
+            text, sent, seconds = self._answer_from(reader, selection.frame_indices, prompt, selection, gen_kwargs)
+        timings = {**selection.timings_s, "answer": seconds}
+        return text, selection.with_info(prompt=sent, answer=text, timings_s=timings)
 
     def answer_frames(
         self,
@@ -211,10 +212,22 @@ class H_VPModel:
 
         A callable prompt receives an object with `frame_indices`, `fps` and `timestamps_s`.
         """
-        with self.open(video_path) as reader:
-            return self._answer_from(reader, frame_indices, prompt, None, gen_kwargs)
+        return self.answer_frames_with_prompt(video_path, frame_indices, prompt, gen_kwargs)[0]
 
-    def _answer_from(self, reader, frame_indices, prompt, selection, gen_kwargs) -> str:
+    def answer_frames_with_prompt(
+        self,
+        video_path: str,
+        frame_indices: Sequence[int],
+        prompt: str | Callable[[Any], str],
+        gen_kwargs: Mapping[str, Any] | None = None,
+    ) -> tuple[str, str]:
+        """Like `answer_frames`; returns (answer, the prompt text sent to the backbone)."""
+        with self.open(video_path) as reader:
+            text, sent, _ = self._answer_from(reader, frame_indices, prompt, None, gen_kwargs)
+        return text, sent
+
+    def _answer_from(self, reader, frame_indices, prompt, selection, gen_kwargs) -> tuple[str, str, float]:
+        """(answer, prompt text sent, seconds) for the given frames, read in time order."""
         t0 = time.perf_counter()
         order = np.unique(np.asarray(frame_indices, dtype=np.int64))
         frames, times_s = self._vlm_frames(reader, order)
@@ -223,7 +236,4 @@ class H_VPModel:
                                         timestamps_s=tuple((order / reader.fps).tolist()))
         text_prompt = prompt(selection) if callable(prompt) else prompt
         text = self.backbone.answer(frames, times_s, text_prompt, gen_kwargs)
-        self._last_answer_s = time.perf_counter() - t0
-        return text
-
-    _last_answer_s = 0.0
+        return text, text_prompt, time.perf_counter() - t0

@@ -77,12 +77,14 @@ def _rerendered(task_obj, task_name: str, doc, context: str, kwargs: dict, key: 
     return context[: len(context) - len(old)] + new
 
 
-def family_prompt(task_name: str, doc, context: str, doc_to_visual, model_name: str | None) -> str | Callable:
+def family_prompt(task_name: str, doc, context: str, doc_to_visual, model_name: str | None, *,
+                  subtitles: bool | None = None) -> str | Callable:
     """The prompt to answer `doc` with, as the lmms-eval model `model_name` would receive it.
 
     task_name, doc, context, doc_to_visual: one lmms-eval request's (the context was rendered for the
     model actually run, e.g. hvp). model_name: the backbone's Backbone.lmms_eval_model (e.g.
-    "qwen3_vl"); None keeps the context. Returns the context text, or for a Video-MME subtitle task a
+    "qwen3_vl"); None keeps the context. subtitles: whether the task is Video-MME with subtitles (as
+    benchmark_utils.recognise_task decided; None: judged by the task name alone). Returns the context text, or for a Video-MME subtitle task a
     function of the selection (with `timestamps_s` and `fps`) that builds the subtitle prompt at those
     frames with the same kwargs.
     """
@@ -91,12 +93,15 @@ def family_prompt(task_name: str, doc, context: str, doc_to_visual, model_name: 
     task_obj = _task_object(doc_to_visual)
     raw = getattr(task_obj.config, "lmms_eval_specific_kwargs", None) if task_obj is not None else None
     kwargs, key = kwargs_for_model(raw, model_name)
-    if benchmark_utils.uses_subtitles(task_name):
+    if subtitles is None:
+        subtitles = benchmark_utils.uses_subtitles(task_name)
+    if subtitles:
         from benchmark_utils import mme_utils
 
         def with_subtitles(selection) -> str:
+            # cues at the chosen frames by lmms-eval's own frame rule at the video's fps
             return mme_utils.subtitle_prompt(doc, list(selection.timestamps_s), lmms_eval_specific_kwargs=kwargs,
-                                             fps=getattr(selection, "fps", None))
+                                             fps=float(selection.fps))
 
         return with_subtitles
     if task_obj is None or kwargs is None:

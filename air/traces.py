@@ -1,18 +1,25 @@
 """Per-rank side-car JSONL of selection traces, written one flushed line per sample.
 
 lmms-eval's samples file drops request arguments and docs, so the traces live here: one record per
-(task, doc_id) with `Selection.to_dict()` plus task, doc_id, split and the answer (or the error).
-A killed run keeps every line it wrote; `resume=True` skips what is already traced without error.
+(task, doc_id) with `Selection.to_dict()` plus task, doc_id, split, the prompt sent, the answer (or
+the error) and the run's fingerprint (air/fingerprint.py). Every line is strict JSON: a non-finite
+number is written as null and its path listed under "non_finite_replaced". A killed run keeps every
+line it wrote; `resume=True` reuses only error-free records with the same fingerprint (`scan_for_resume`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+
+from air.fingerprint import ABSENT, differing_fields, short_value
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +68,14 @@ def load_traces(trace_dir: str | Path) -> dict[str, dict]:
 
 
 class TraceWriter:
-    """Appends trace records for one rank; each line is flushed and fsynced before returning."""
+    """Appends trace records for one rank; each line is strict JSON, flushed and fsynced before returning."""
 
     def __init__(self, trace_dir: str | Path, rank: int = 0):
         self.dir = Path(trace_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / f"traces_rank{rank}.jsonl"
         self._written: set[str] = set()
+        self._warned_non_finite = False
         self._terminate_torn_line()
 
     def _terminate_torn_line(self) -> None:
@@ -84,7 +92,14 @@ class TraceWriter:
         key = trace_key(record["task"], record["doc_id"])
         if key in self._written:
             return False
-        line = json.dumps(record, default=_json_default)
+        clean, replaced = strict_json_value(record)
+        if replaced:
+            clean["non_finite_replaced"] = replaced
+            if not self._warned_non_finite:
+                self._warned_non_finite = True
+                logger.warning("Trace of %s holds non-finite numbers at %s: written as null (listed under "
+                               "'non_finite_replaced'; later records are not warned about).", key, ", ".join(replaced))
+        line = json.dumps(clean, allow_nan=False)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
@@ -93,19 +108,123 @@ class TraceWriter:
         return True
 
 
-def _json_default(value: Any):
-    try:
-        import numpy as np
+def strict_json_value(value: Any, path: str = "") -> tuple[Any, list[str]]:
+    """(value as strict-JSON types, paths of the non-finite floats replaced by None).
 
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    if isinstance(value, (set, tuple)):
-        return list(value)
+    numpy scalars and arrays become Python numbers and lists, tuples and sets become lists, other
+    unknown objects their str(); NaN, Infinity and -Infinity become None. Paths look like "a.b[2]".
+    """
+    replaced: list[str] = []
+    return _strict(value, path, replaced), replaced
+
+
+def _strict(value: Any, path: str, replaced: list[str]) -> Any:
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        replaced.append(path or "$")
+        return None
+    if isinstance(value, dict):
+        return {str(k): _strict(v, f"{path}.{k}" if path else str(k), replaced) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [_strict(v, f"{path}[{i}]", replaced) for i, v in enumerate(items)]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    if callable(tolist):
+        return _strict(tolist(), path, replaced)
     return str(value)
+
+
+def dumps_strict(value: Any, **kwargs: Any) -> str:
+    """json.dumps of `strict_json_value(value)` with allow_nan=False (non-finite floats become null)."""
+    return json.dumps(strict_json_value(value)[0], allow_nan=False, **kwargs)
+
+
+# -- resume: which earlier records may be reused ------------------------------------------------
+@dataclass
+class ResumeScan:
+    """What `scan_for_resume` found in a trace folder for one method and fingerprint.
+
+    reusable: {trace key: record} made under the same fingerprint without error. errors: samples whose
+    matching record holds an error (they run again). foreign: samples of this method traced only under
+    another fingerprint (they run again); foreign_fields: {dotted path: count} of what differed, with
+    foreign_values {path: (now, then)} from the latest such record. other_methods: {method: records}
+    of other methods sharing the folder (ignored).
+    """
+
+    reusable: dict[str, dict] = field(default_factory=dict)
+    errors: int = 0
+    foreign: int = 0
+    foreign_fields: Counter = field(default_factory=Counter)
+    foreign_values: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    other_methods: Counter = field(default_factory=Counter)
+
+    def summary(self, max_fields: int = 6) -> str:
+        """One sentence: reused, rerun and ignored counts, and which fingerprint fields differed."""
+        parts = [f"{len(self.reusable)} traced samples reused"]
+        if self.errors:
+            parts.append(f"{self.errors} traced with an error will run again")
+        if self.foreign:
+            why = "; ".join(self._field_note(path, count) for path, count in self.foreign_fields.most_common(max_fields))
+            more = len(self.foreign_fields) - max_fields
+            if more > 0:
+                why += f"; and {more} more fields"
+            parts.append(f"{self.foreign} skipped as foreign, made under another configuration, will run "
+                         f"again (differs: {why})")
+        if self.other_methods:
+            methods = ", ".join(f"{m}: {n}" for m, n in sorted(self.other_methods.items()))
+            parts.append(f"records of other methods ignored ({methods})")
+        return "; ".join(parts)
+
+    def _field_note(self, path: str, count: int) -> str:
+        if path == NO_FINGERPRINT:
+            return f"no fingerprint, written by an older version ({count} samples)"
+        now, then = self.foreign_values[path]
+        return f"{path}: {short_value(now)} now, {short_value(then)} before ({count} samples)"
+
+
+#: The fingerprint path reported for a record written before fingerprints existed.
+NO_FINGERPRINT = "fingerprint"
+
+
+def scan_for_resume(trace_dir: str | Path, fingerprint: dict, method: str) -> ResumeScan:
+    """Split the records of trace_dir into reusable ones and the rest, for `method` and `fingerprint`.
+
+    A record is reused when its method is `method` (a record without one counts as this method's),
+    its fingerprint hash equals fingerprint["hash"] and it holds no error; the last such record per
+    (task, doc_id) wins. A sample whose records all carry another fingerprint (or none) is foreign.
+    """
+    matching: dict[str, dict] = {}
+    foreign: dict[str, dict[str, tuple[Any, Any]]] = {}
+    scan = ResumeScan()
+    for record in iter_trace_records(trace_dir):
+        if "task" not in record or "doc_id" not in record:
+            continue
+        record_method = record.get("method", method)
+        if record_method != method:
+            scan.other_methods[str(record_method)] += 1
+            continue
+        key = trace_key(record["task"], record["doc_id"])
+        theirs = record.get("fingerprint")
+        if isinstance(theirs, dict) and theirs.get("hash") == fingerprint["hash"]:
+            matching[key] = record
+        elif isinstance(theirs, dict) and isinstance(theirs.get("parts"), dict):
+            foreign[key] = differing_fields(fingerprint["parts"], theirs["parts"]) or {
+                "fingerprint.hash": (fingerprint["hash"], theirs.get("hash", ABSENT))}
+        else:
+            foreign[key] = {NO_FINGERPRINT: (fingerprint["hash"], ABSENT)}
+    scan.reusable = {k: r for k, r in matching.items() if not r.get("error")}
+    scan.errors = len(matching) - len(scan.reusable)
+    for key, diff in foreign.items():
+        if key in matching:
+            continue
+        scan.foreign += 1
+        for path, values in diff.items():
+            scan.foreign_fields[path] += 1
+            scan.foreign_values[path] = values
+    return scan
 
 
 # -- in-process hand-over of selection summaries to task `process_results` ------------------------

@@ -1,7 +1,8 @@
 """The lmms-eval model `air_uniform`, and the base class every frame-choice baseline shares.
 
 A baseline is `hvp` with the frame choice swapped: the same backbone (picked from `pretrained`),
-adapters, decoders, prompts, generation kwargs, traces, resume and `selection_file=` replay, and the
+adapters, decoders, prompts, generation kwargs, traces, resume (a baseline's own options are part of
+its run fingerprint) and `selection_file=` replay, and the
 same number of frames (the A.I.R. budget B of SPEC.md for the video, or a fixed `num_frames=`), so a
 head-to-head differs only in WHICH frames are answered from.
     python -m lmms_eval --model air_uniform --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct ...
@@ -113,23 +114,9 @@ class SelectorBaseline(HVP):
         return H_VPModel(backbone, clip, config, cache=cache,
                          frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE), config_notes=notes)
 
-    def _previous_traces(self) -> dict[str, dict]:
-        """Samples this method already traced without error (resume=True).
-
-        Only records whose "method" is this baseline's count: a trace folder shared with hvp or
-        another baseline never makes this one skip a sample it has not answered itself.
-        """
-        from air.traces import iter_trace_records, trace_key
-
-        done: dict[str, dict] = {}
-        for record in iter_trace_records(self.traces.dir):
-            if record.get("method") == self.method_name and "task" in record and "doc_id" in record:
-                done[trace_key(record["task"], record["doc_id"])] = record
-        done = {k: r for k, r in done.items() if not r.get("error")}
-        if done:
-            logger.info("%s: resume=True, %d samples already traced by %s in %s will be skipped", self.model_id,
-                        len(done), self.method_name, self.traces.dir)
-        return done
+    def _fingerprint_extra(self) -> dict[str, Any]:
+        """The baseline's own options enter the run fingerprint (resume never mixes num_frames=8 and 16)."""
+        return {"baseline": dict(self.baseline_args)}
 
     # -- one sample ------------------------------------------------------------------------------
     def frame_budget(self, n_frames: int, fps: float) -> int:
@@ -147,19 +134,19 @@ class SelectorBaseline(HVP):
         """The frames to answer from; samples int64 (n,) are the 1-FPS sample indices of the video."""
         raise NotImplementedError(f"{type(self).__name__} must implement choose_frames.")
 
-    def process(self, video: str, prompt, question: str, options: list[str], gen_kwargs: dict, *, task: str,
-                doc_id) -> tuple[str, dict]:
-        """Choose frames, answer from them; returns (text, trace fields) like HVP.process."""
-        if self._replayed_frames(task, doc_id, video) is not None:
-            return super().process(video, prompt, question, options, gen_kwargs, task=task, doc_id=doc_id)
-        selection = self.select(video, question, options)
+    def process(self, sample) -> tuple[str, dict]:
+        """Choose frames, answer from them; returns (text, trace fields with the prompt sent) like HVP.process."""
+        if self._replayed_frames(sample) is not None:
+            return super().process(sample)
+        selection = self.select(sample.video, sample.question, sample.options)
         t0 = time.perf_counter()
-        text = self.model.answer_frames(video, selection.frame_indices,
-                                        prompt(selection) if callable(prompt) else prompt, gen_kwargs)
+        prompt = sample.prompt(selection) if callable(sample.prompt) else sample.prompt
+        text, sent = self.model.answer_frames_with_prompt(sample.video, selection.frame_indices, prompt,
+                                                          sample.gen_kwargs)
         timings = {**selection.timings_s, "answer": time.perf_counter() - t0}
         timings["total"] = timings.get("total", 0.0) + timings["answer"]
         self.stats["fallbacks"] += len(selection.fallbacks)
-        return text, selection.with_info(timings_s=timings).to_dict()
+        return text, selection.with_info(timings_s=timings, prompt=sent).to_dict()
 
     def select(self, video: str, question: str, options: list[str] | None = None):
         """The baseline's frames for one video and question, as an `air.model.Selection` (n_analyzed 0)."""

@@ -1,8 +1,10 @@
 """Per-benchmark helpers: question, options, video path and subtitles from a raw lmms-eval doc.
 
 ``for_task(name)`` maps an lmms-eval task name (built-in, or our ``*_hvp`` variant) to its helper module;
-``doc_query`` and ``doc_video`` answer the two questions every video QA model asks of a doc. Standard
-library only; nothing is read from the environment at import time.
+``doc_query`` and ``doc_video`` answer the two questions every video QA model asks of a doc.
+``recognise_task`` (benchmark_utils.recognition) also recognises renamed copies of those tasks by their
+config metadata or their docs' fields. Standard library only; nothing is read from the environment at
+import time.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from benchmark_utils.common import MissingVideoError
+from benchmark_utils.recognition import TaskRecognition, recognise_task
 
 __all__ = [
     "HVP_SUFFIX",
     "MissingVideoError",
+    "TaskRecognition",
     "TaskSpec",
     "base_task",
     "doc_query",
     "doc_video",
     "for_task",
     "known_tasks",
+    "recognise_task",
     "task_spec",
     "uses_subtitles",
 ]
@@ -111,3 +116,4 @@ def uses_subtitles(task_name: str) -> bool:
     """True for the Video-MME 'with subtitles' tasks (their prompt must be rebuilt at the selected frames)."""
     spec = task_spec(task_name)
     return bool(spec and spec.subtitles)
+

@@ -131,6 +131,12 @@ def split_inline_options(text: str) -> tuple[str, list[str]]:
     return "\n".join(lines[:start]).strip(), options
 
 
+def optional_text(doc: Mapping, key: str) -> str | None:
+    """Return doc[key] as a str, or None when the field is absent, None or empty."""
+    value = doc.get(key) if isinstance(doc, Mapping) else None
+    return None if value is None or str(value) == "" else str(value)
+
+
 def require_field(doc: Mapping, key: str, benchmark: str):
     """Return doc[key]; raise KeyError naming the benchmark, the key and the keys the doc has."""
     try:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from benchmark_utils.common import (
     dataset_dir,
     first_existing,
+    optional_text,
     require_field,
     strip_option_letters,
     with_suffixes,
@@ -22,6 +23,14 @@ BENCHMARK = "EgoSchema"
 CACHE_DIR = "egoschema"
 VIDEO_SUBDIR = "videos"
 VIDEO_SUFFIXES = (".mp4", ".MP4")
+
+#: Fields that identify an EgoSchema row (a renamed copy of the task keeps them).
+DOC_FIELDS = frozenset({"video_idx", "question", "option"})
+
+
+def question_id(doc: Mapping) -> str | None:
+    """Return the dataset's id of the question (its question_idx, a UUID), or None."""
+    return optional_text(doc, "question_idx")
 
 
 def question(doc: Mapping) -> str:

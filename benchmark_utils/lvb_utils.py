@@ -11,13 +11,26 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from benchmark_utils.common import dataset_dir, first_existing, require_field
+from benchmark_utils.common import (
+    dataset_dir,
+    first_existing,
+    optional_text,
+    require_field,
+)
 
 BENCHMARK = "LongVideoBench"
 CACHE_DIR = "datasets/longvideobench"
 VIDEO_SUBDIR = "videos"
 MAX_OPTIONS = 5
 ABSENT = "N/A"
+
+#: Fields that identify a LongVideoBench row (a renamed copy of the task keeps them).
+DOC_FIELDS = frozenset({"video_path", "question", "correct_choice", "option0"})
+
+
+def question_id(doc: Mapping) -> str | None:
+    """Return the dataset's id of the question ('86CxyhFV9MI_0'), or None."""
+    return optional_text(doc, "id")
 
 
 def question(doc: Mapping) -> str:

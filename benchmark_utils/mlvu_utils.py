@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from benchmark_utils.common import (
     dataset_dir,
     first_existing,
+    optional_text,
     require_field,
     split_inline_options,
     strip_option_letters,
@@ -21,6 +22,14 @@ from benchmark_utils.common import (
 
 BENCHMARK = "MLVU"
 CACHE_DIRS = {"dev": "mlvu", "test": "mlvu_test"}
+
+#: Fields that identify an MLVU row (a renamed copy of the task keeps them).
+DOC_FIELDS = frozenset({"video_name", "question", "task_type"})
+
+
+def question_id(doc: Mapping) -> str | None:
+    """Return the dataset's id of the question ('plotQA_0'), or None."""
+    return optional_text(doc, "question_id")
 
 
 def question(doc: Mapping) -> str:

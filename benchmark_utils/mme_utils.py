@@ -16,6 +16,7 @@ from typing import NamedTuple
 from benchmark_utils.common import (
     dataset_dir,
     first_existing,
+    optional_text,
     require_field,
     strip_option_letters,
     with_suffixes,
@@ -33,6 +34,9 @@ OPTION_PROMPT = (
 )
 ANSWER_CUE = "The best answer is:"
 
+#: Fields that identify a Video-MME row (a renamed copy of the task keeps them).
+DOC_FIELDS = frozenset({"videoID", "question", "options"})
+
 _TIME = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:[,.](?P<ms>\d{1,3}))?$")
 _FONT = re.compile(r"<font\b[^>]*>(.*?)</font>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
@@ -45,6 +49,11 @@ class Cue(NamedTuple):
     start_s: float
     end_s: float
     text: str
+
+
+def question_id(doc: Mapping) -> str | None:
+    """Return the dataset's id of the question ('001-1'), or None."""
+    return optional_text(doc, "question_id")
 
 
 def question(doc: Mapping) -> str:

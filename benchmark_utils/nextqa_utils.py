@@ -15,6 +15,7 @@ from benchmark_utils.common import (
     dataset_dir,
     first_existing,
     option_letter,
+    optional_text,
     require_field,
     strip_option_letter,
 )
@@ -24,6 +25,15 @@ CACHE_DIR = "nextqa"
 VIDEO_SUBDIR = "NExTVideo"
 N_OPTIONS = 5
 VIDEO_SUFFIXES = (".mp4", ".MP4")
+
+#: Fields that identify a NExT-QA row, MC or OE (a renamed copy of the task keeps them).
+DOC_FIELDS = frozenset({"video", "question", "qid", "type"})
+
+
+def question_id(doc: Mapping) -> str | None:
+    """Return '<video>_<qid>': NExT-QA numbers its questions per video, so qid alone repeats across videos."""
+    video, qid = optional_text(doc, "video"), optional_text(doc, "qid")
+    return f"{video}_{qid}" if video is not None and qid is not None else None
 
 
 def question(doc: Mapping) -> str:

@@ -21,6 +21,15 @@ from baselines.selectors import (
 NO_CLIP = "open_clip:no-such-model-xyz"  # a CLIP name that cannot load: proves air_uniform never loads one
 
 
+@pytest.fixture(autouse=True)
+def _plain_logging_afterwards():
+    """Models built in-process route the package's logs to loguru; give later tests plain logging back."""
+    yield
+    from air.lmms_logging import restore_std_logging
+
+    restore_std_logging()
+
+
 # ----------------------------------------------------------------------------------------------
 # Pure selectors
 # ----------------------------------------------------------------------------------------------
@@ -331,9 +340,10 @@ def test_uniform_replays_a_selection_file_and_passes_its_selection_to_prompt_bui
     export_selections([{"task": "t", "doc_id": 0, "video": videos[0], "fps": 5.0, "frame_indices": [7, 33]}], replay)
     model = UniformBaseline(pretrained, clip_model=NO_CLIP, selection_file=str(replay), trace_dir=str(tmp_path / "tr"),
                             num_frames="5", analysis_max_new_tokens=4)
-    text, record = model.process(videos[0], "Colour? A. red", QUESTION, OPTIONS, {"max_new_tokens": 3}, task="t", doc_id=0)
+    text, record = model.process(_sample(videos[0], "Colour? A. red", doc_id=0))
     assert isinstance(text, str)
     assert record["frame_indices"] == [7, 33] and record["replayed_from"] == str(replay)
+    assert record["prompt"] == "Colour? A. red"
 
     seen = []
 
@@ -341,10 +351,18 @@ def test_uniform_replays_a_selection_file_and_passes_its_selection_to_prompt_bui
         seen.append(selection.timestamps_s)
         return "Colour? A. red"
 
-    model.options["selection_file"] = None  # no replay: the uniform choice itself
-    _, record = model.process(videos[1], prompt, QUESTION, OPTIONS, {"max_new_tokens": 3}, task="t", doc_id=1)
+    model._replay = None  # no replay: the uniform choice itself
+    _, record = model.process(_sample(videos[1], prompt, doc_id=1))
     assert record["budget"] == 5 and len(record["frame_indices"]) == 5 and record["method"] == "uniform"
     assert seen == [tuple(f / record["fps"] for f in record["frame_indices"])]
+    assert record["prompt"] == "Colour? A. red", "the trace holds the text the builder produced and the backbone got"
+
+
+def _sample(video, prompt, doc_id):
+    from air.hvp_requests import Sample
+
+    return Sample(task="t", doc_id=doc_id, split="test", video=video, question=QUESTION, options=OPTIONS,
+                  prompt=prompt, gen_kwargs={"max_new_tokens": 3})
 
 
 def test_uniform_rule_reference_follows_the_backbone_and_linspace_forces_the_plain_rule(tmp_path, tiny, videos,
@@ -384,18 +402,35 @@ def test_clip_baseline_on_a_video_shorter_than_the_budget_records_the_shortfall(
     assert json.loads(selection.to_json())["method"] == "clip_topk"
 
 
-def test_resume_skips_only_samples_this_baseline_traced(tmp_path, tiny):
+def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_path, tiny):
+    from loguru import logger as loguru_logger
+
     from baselines.uniform import UniformBaseline
 
     pretrained, _ = tiny
     traces = tmp_path / "shared_traces"
     traces.mkdir()
+    model = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), resume="True", num_frames=4)
+    assert model.fingerprint["parts"]["baseline"] == {"num_frames": 4}
+    other = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), num_frames=6)
+    mine, foreign = model.fingerprint, other.fingerprint
     lines = [
-        {"task": "t", "doc_id": 0, "method": "air", "answer": "B", "frame_indices": [1]},  # hvp's, same folder
-        {"task": "t", "doc_id": 1, "method": "uniform", "answer": "A", "frame_indices": [0, 9]},
-        {"task": "t", "doc_id": 2, "method": "uniform", "answer": "", "error": "VideoDecodeError: x"},
-        {"task": "t", "doc_id": 3, "method": "bolt", "answer": "C", "frame_indices": [4]},
+        {"task": "t", "doc_id": 0, "method": "air", "answer": "B", "frame_indices": [1], "fingerprint": mine},
+        {"task": "t", "doc_id": 1, "method": "uniform", "answer": "A", "frame_indices": [0, 9], "fingerprint": mine},
+        {"task": "t", "doc_id": 2, "method": "uniform", "answer": "", "error": "VideoDecodeError: x",
+         "fingerprint": mine},
+        {"task": "t", "doc_id": 3, "method": "bolt", "answer": "C", "frame_indices": [4], "fingerprint": mine},
+        {"task": "t", "doc_id": 4, "method": "uniform", "answer": "D", "frame_indices": [4], "fingerprint": foreign},
     ]
     (traces / "traces_rank0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    model = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), resume="True")
-    assert sorted(model._done) == ["t::1"], "only uniform's own error-free traces are skipped"
+    shown: list[str] = []  # what lmms-eval would print: its log goes through loguru
+    sink = loguru_logger.add(lambda message: shown.append(str(message)), level="INFO", format="{level} {message}")
+    try:
+        assert sorted(model._previous_traces()) == ["t::1"], (
+            "only uniform's own error-free traces made with the same baseline options are reused")
+    finally:
+        loguru_logger.remove(sink)
+    (line,) = shown
+    assert line.startswith("WARNING air_uniform: resume=True in ") and "1 skipped as foreign" in line
+    assert "baseline.num_frames: 4 now, 6 before (1 samples)" in line
+    assert "records of other methods ignored (air: 1, bolt: 1)" in line

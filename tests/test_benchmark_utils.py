@@ -411,3 +411,74 @@ def test_fps_rule_uses_frame_indices():
     assert mme_utils.cues_at(cues, [2.0], fps=10) == []  # end is exclusive
     with pytest.raises(ValueError, match="Invalid fps"):
         mme_utils.cues_at(cues, [1.0], fps=0)
+
+
+# ---------------------------------------------------------------- task recognition (renamed copies)
+
+FIXTURE_HELPERS = [
+    ("videomme.json", "mme_utils", "Video-MME", "001-1"),
+    ("mlvu_dev.json", "mlvu_utils", "MLVU", "plotQA_0"),
+    ("mlvu_test.json", "mlvu_utils", "MLVU", "sportsQA_4"),
+    ("longvideobench_val.json", "lvb_utils", "LongVideoBench", "86CxyhFV9MI_0"),
+    ("nextqa_mc.json", "nextqa_utils", "NExT-QA", "4010069381_6"),
+    ("nextqa_oe.json", "nextqa_utils", "NExT-QA", "4882821564_2"),
+    ("egoschema.json", "egoschema_utils", "EgoSchema", "0074f737-11cb-497d-8d07-77c3a8127391"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "helper", "benchmark", "qid"), FIXTURE_HELPERS)
+def test_renamed_task_is_recognised_by_its_doc_fields(fixture, helper, benchmark, qid):
+    doc = load(fixture)[0]
+    found = benchmark_utils.recognise_task("my_local_copy", doc, context="Question?\nA. x")
+    assert (found.via, found.helper, found.benchmark, found.subtitles) == ("doc_fields", helper, benchmark, False)
+    assert found.known and found.module() is getattr(benchmark_utils, helper)
+    assert found.module().question_id(doc) == qid
+    assert found.module().question(doc) == benchmark_utils.doc_query(_builtin_of(helper), doc)[0]
+    assert benchmark in found.to_dict()["detail"]
+
+
+def _builtin_of(helper):
+    return {"mme_utils": "videomme", "mlvu_utils": "mlvu_dev", "lvb_utils": "longvideobench_val_v",
+            "nextqa_utils": "nextqa_mc_test", "egoschema_utils": "egoschema"}[helper]
+
+
+def test_recognition_needs_every_signature_field():
+    doc = dict(load("videomme.json")[0])
+    del doc["videoID"]
+    assert not benchmark_utils.recognise_task("copy", doc).known
+    ego = dict(load("egoschema.json")[0])
+    del ego["option"]
+    assert benchmark_utils.recognise_task("copy", ego).via == "unknown"
+
+
+def test_videomme_copy_gets_subtitles_only_when_its_context_has_lmms_evals_subtitle_block():
+    doc = load("videomme.json")[0]
+    with_subs = mme_utils.SUBTITLES_HEADER + "Hello there\n" + mme_utils.OPTION_PROMPT + "\nWhen ...?"
+    found = benchmark_utils.recognise_task("videomme_local_subs", doc, context=with_subs)
+    assert found.subtitles and found.subtitles_via == "context: lmms-eval's subtitle header"
+    plain = benchmark_utils.recognise_task("videomme_local", doc, context=mme_utils.OPTION_PROMPT + "\nWhen ...?")
+    assert plain.via == "doc_fields" and not plain.subtitles and plain.subtitles_via is None
+    # the header only counts for Video-MME docs
+    mlvu = benchmark_utils.recognise_task("mlvu_local", load("mlvu_dev.json")[0], context=with_subs)
+    assert not mlvu.subtitles
+
+
+def test_copy_of_an_hvp_yaml_is_recognised_by_its_metadata_base_task():
+    doc = load("videomme.json")[0]
+    found = benchmark_utils.recognise_task("my_subs", doc, context="no header here",
+                                           metadata={"version": 0.0, "base_task": "videomme_w_subtitle"})
+    assert (found.via, found.subtitles, found.subtitles_via) == ("metadata", True, "metadata")
+    # metadata naming another benchmark than the doc's fields is not trusted: the fields decide
+    odd = benchmark_utils.recognise_task("my_subs", doc, context="", metadata={"base_task": "mlvu_dev"})
+    assert (odd.via, odd.helper, odd.subtitles) == ("doc_fields", "mme_utils", False)
+
+
+def test_name_wins_and_unknown_tasks_say_why():
+    by_name = benchmark_utils.recognise_task("videomme_w_subtitle_hvp", {"anything": 1})
+    assert (by_name.via, by_name.helper, by_name.subtitles) == ("name", "mme_utils", True)
+    sample = benchmark_utils.recognise_task("air_sample", {"id": "s0", "question": "q", "options": ["a"]})
+    assert sample.known and sample.helper is None and sample.module() is None
+    unknown = benchmark_utils.recognise_task("my_task", {"id": "s0", "question": "q", "options": ["a"]})
+    assert not unknown.known and unknown.helper is None
+    assert "'my_task'" in unknown.detail and "['id', 'options', 'question']" in unknown.detail
+    assert "parsed from the prompt text" in unknown.detail

@@ -38,6 +38,7 @@ def test_h_vp_model_notebook_style(tmp_path, tiny, video):
     text, sel2 = model.answer(path, "Which colour comes last? Answer with a word.", gen_kwargs={"max_new_tokens": 3})
     assert isinstance(text, str) and sel2.to_dict()["answer"] == text
     d2 = sel2.to_dict()
+    assert d2["prompt"] == "Which colour comes last? Answer with a word.", "the trace holds the text sent"
     # second question on the same video: the 1-FPS samples come from the cache; only new LDS frames are encoded
     assert d2["clip_frames_from_cache"] >= 20
     assert d2["clip_frames_encoded"] <= sum(1 for *_, src in d2["scored"] if src == "lds")
@@ -46,6 +47,9 @@ def test_h_vp_model_notebook_style(tmp_path, tiny, video):
     seen = []
     model.answer_frames(path, [60, 0], lambda chosen: seen.append(chosen) or "Describe.", {"max_new_tokens": 1})
     assert seen[0].frame_indices == (0, 60) and seen[0].timestamps_s == pytest.approx((0.0, 10.0))
+    _, sent = model.answer_frames_with_prompt(path, [0, 60], lambda chosen: f"Frames {list(chosen.frame_indices)}?",
+                                              {"max_new_tokens": 1})
+    assert sent == "Frames [0, 60]?", "a prompt built from the frames comes back as the text the backbone got"
 
 
 def test_h_vp_model_bad_video_names_file(tmp_path, tiny):

@@ -45,6 +45,26 @@ def test_export_writes_documented_format_and_skips_failures(tmp_path):
 def test_export_of_nothing_is_a_valid_empty_file(tmp_path):
     assert export_selections([{"task": "t", "doc_id": 0, "error": "x"}], tmp_path / "e.json") == 0
     assert load_selection_file(tmp_path / "e.json").entries == []
+    assert [p.name for p in tmp_path.iterdir()] == ["e.json"], "no temporary file left behind"
+
+
+def _strict_loads(text):
+    return json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+
+def test_export_is_strict_json_even_with_non_finite_numbers(tmp_path):
+    records = [_record(0, [5, 25]), {**_record(1, [3, 4], fps=float("nan")), "timestamps_s": [0.3, 0.4]},
+               _record(2, [8], fps=float("inf")),
+               {**_record(3, [1, 2]), "fps": None, "timestamps_s": [0.1, float("nan")]},
+               {**_record(4, [np.int64(6)]), "fps": np.float64(12.0)}]
+    path = tmp_path / "sel.json"
+    assert export_selections(records, path) == 5
+    entries = _strict_loads(path.read_text())["selections"]
+    assert entries[1]["fps"] is None and entries[1]["timestamps_s"] == [0.3, 0.4], "recorded times kept, no NaN"
+    assert entries[2]["fps"] is None and entries[2]["timestamps_s"] == [0.0], "8 / inf recorded as 0.0, no error"
+    assert entries[3]["timestamps_s"] == [0.1, None]
+    assert entries[4]["fps"] == 12.0 and entries[4]["frame_indices"] == [6] and entries[4]["timestamps_s"] == [0.5]
+    assert load_selection_file(path).entries == entries
 
 
 def test_entry_without_fps_keeps_recorded_timestamps():
@@ -73,14 +93,23 @@ def test_frames_for_matching_order(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("not json", "Expected JSON"),
+        ("not json", "Expected strict JSON"),
         (json.dumps({"selections": []}), "format="),
         (json.dumps({"format": FORMAT, "selections": {}}), "'selections' list"),
         (json.dumps({"format": FORMAT, "selections": [{"frame_indices": []}]}), "entry 0"),
         (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1, -2]}]}), "non-negative ints"),
         (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1.5]}]}), "non-negative ints"),
         (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [True]}]}), "non-negative ints"),
-        (json.dumps({"format": FORMAT, "selections": [{"frame_indices": [1]}, "x"]}), "entry 1"),
+        (json.dumps({"format": FORMAT, "selections": [{"video": "a.mp4", "frame_indices": [1]}, "x"]}), "entry 1"),
+        (json.dumps({"format": FORMAT, "selections": [{"doc": 3, "frame_indices": [1]}]}),
+         "entry 0 has no task and doc_id, question_id or video"),
+        (json.dumps({"format": FORMAT, "selections": [{"video": "a.mp4", "fps": 0, "frame_indices": [1]}]}),
+         "entry 0 has fps 0"),
+        ('{"format": "%s", "selections": [{"video": "a.mp4", "fps": NaN, "frame_indices": [1]}]}' % FORMAT,
+         "NaN is not valid JSON"),
+        (json.dumps({"format": FORMAT, "selections": [{"task": "t", "doc_id": 1, "frame_indices": [1]},
+                                                      {"task": "t", "doc_id": "1", "frame_indices": [2]}]}),
+         "entries 0 and 1 both select for task='t' doc_id='1'"),
     ],
 )
 def test_invalid_files_name_the_file(tmp_path, content, message):
@@ -92,8 +121,18 @@ def test_invalid_files_name_the_file(tmp_path, content, message):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match="missing.json"):
+    with pytest.raises(ValueError, match="missing.json: no such file"):
         load_selection_file(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="no such file"):
+        load_selection_file(tmp_path)  # a folder is not a selection file
+
+
+def test_loaded_file_carries_its_content_hash(tmp_path):
+    import hashlib
+
+    path = tmp_path / "sel.json"
+    export_selections([_record(0, [1, 2])], path)
+    assert load_selection_file(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # -- replay through the real decoder and a real tiny backbone ---------------------------------------
@@ -174,19 +213,52 @@ def test_hvp_process_replays_the_selection_file(tmp_path, tiny_model, video):
     pytest.importorskip("lmms_eval")
     from air.hvp import HVP
 
+    from air.hvp_requests import Sample
+
     chosen = [3, 40, 41, 77, 118]
     path = tmp_path / "other_method.json"
     path.write_text(json.dumps({"format": FORMAT, "selections": [
-        {"task": "replay_task", "doc_id": 9, "video": str(video.path), "frame_indices": chosen, "method": "uniform"}]}))
+        {"task": "replay_task", "doc_id": 9, "video": str(video.path), "frame_indices": chosen, "method": "uniform"},
+        {"task": "egoschema_subset", "doc_id": 0, "question_id": "0074f737", "frame_indices": [5, 6]}]}))
     hvp = HVP.__new__(HVP)
     hvp.options = {"selection_file": str(path)}
+    hvp._replay = hvp._open_selection_file(str(path))
+    hvp.method_name = "air"
     hvp.model = tiny_model
     hvp.stats = {"samples": 0, "errors": 0, "frames_analyzed": 0, "fallbacks": 0, "resumed": 0}
     tiny_model.backbone.calls.clear()
-    text, extra = hvp.process(str(video.path), "Describe the video.", "Describe the video.", [],
-                              {"max_new_tokens": 2}, task="replay_task", doc_id=9)
+    sample = Sample(task="replay_task", doc_id=9, split="test", video=str(video.path), question="Describe the video.",
+                    options=[], prompt="Describe the video.", gen_kwargs={"max_new_tokens": 2})
+    text, extra = hvp.process(sample)
     assert isinstance(text, str)
-    assert extra == {"frame_indices": chosen, "replayed_from": str(path)}
+    assert extra == {"frame_indices": chosen, "replayed_from": str(path), "prompt": "Describe the video."}
     (call,) = tiny_model.backbone.calls
     assert _received_indices(call, video.n_bits) == chosen
     assert hvp.stats["frames_analyzed"] == 0  # no selection ran
+    # a renamed copy of a task finds its selections by the dataset's question id (EgoSchema: question_idx)
+    renamed = Sample(task="my_egoschema", doc_id=0, split="test", video=str(video.path), question="q", options=[],
+                     prompt="Describe.", gen_kwargs={"max_new_tokens": 1}, question_id="0074f737")
+    _, extra = hvp.process(renamed)
+    assert extra["frame_indices"] == [5, 6]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(None, "no such file"), ("{", "Expected strict JSON"), (json.dumps({"format": FORMAT, "selections": []}),
+                                                            "holds no selections")],
+)
+def test_hvp_refuses_a_bad_selection_file_before_loading_anything(tmp_path, content, message):
+    pytest.importorskip("lmms_eval")
+    from air.hvp import HVP
+    from air.lmms_logging import restore_std_logging
+
+    path = tmp_path / "sel.json"
+    if content is not None:
+        path.write_text(content)
+    try:
+        with pytest.raises(ValueError, match=message) as info:
+            # __init__ opens the file before it touches accelerate or any model: a fake checkpoint name is enough
+            HVP("no/such-model-anywhere", selection_file=str(path))
+    finally:
+        restore_std_logging()  # __init__ routed the package's logs to loguru
+    assert str(path) in str(info.value)

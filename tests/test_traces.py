@@ -44,30 +44,90 @@ def test_summary_hand_over_by_doc_fingerprint():
     assert doc_fingerprint(doc) != doc_fingerprint({**doc, "question": "q"})
 
 
-def test_hvp_resume_only_skips_its_own_method(tmp_path):
+def _fp(**config):
+    from air.fingerprint import make_fingerprint
+
+    return make_fingerprint({"method": "air", "model": {"pretrained": "m"}, "config": {"gamma": 0.7, **config}})
+
+
+def test_resume_scan_reuses_only_matching_error_free_records_of_its_method(tmp_path):
+    from air.traces import scan_for_resume
+
+    mine, other = _fp(), _fp(gamma=0.5, max_rounds=3)
+    w = TraceWriter(tmp_path, rank=0)
+    w.write({"task": "t", "doc_id": 0, "answer": "A", "method": "air", "fingerprint": mine})
+    w.write({"task": "t", "doc_id": 1, "answer": "B", "method": "uniform", "fingerprint": mine})
+    w.write({"task": "t", "doc_id": 2, "answer": "", "method": "air", "error": "VideoDecodeError: x", "fingerprint": mine})
+    w.write({"task": "t", "doc_id": 3, "answer": "C", "method": "air", "fingerprint": other})
+    w.write({"task": "t", "doc_id": 4, "answer": "D"})  # an older version's record: no method, no fingerprint
+    w.write({"task": "u", "doc_id": 0, "answer": "E", "method": "air", "fingerprint": other})
+    # a sample traced under both configurations counts as ours, whatever the order of its lines
+    TraceWriter(tmp_path, rank=1).write({"task": "u", "doc_id": 0, "answer": "F", "method": "air", "fingerprint": mine})
+    (tmp_path / "traces_rank1.jsonl").open("a").write('{"task": "t", "doc')  # torn last line
+    scan = scan_for_resume(tmp_path, mine, "air")
+    assert sorted(scan.reusable) == ["t::0", "u::0"] and scan.reusable["u::0"]["answer"] == "F"
+    assert scan.errors == 1 and scan.foreign == 2 and dict(scan.other_methods) == {"uniform": 1}
+    assert dict(scan.foreign_fields) == {"config.gamma": 1, "config.max_rounds": 1, "fingerprint": 1}
+    summary = scan.summary()
+    assert summary.startswith("2 traced samples reused; 1 traced with an error will run again; 2 skipped as foreign")
+    assert "config.gamma: 0.7 now, 0.5 before (1 samples)" in summary
+    assert 'config.max_rounds: <absent> now, 3 before (1 samples)' in summary
+    assert "no fingerprint, written by an older version (1 samples)" in summary
+    assert "records of other methods ignored (uniform: 1)" in summary
+
+
+def test_hvp_resume_logs_why_records_were_foreign(tmp_path, caplog):
     import pytest
 
     pytest.importorskip("lmms_eval")
     from air.hvp import HVP
 
     w = TraceWriter(tmp_path, rank=0)
-    w.write({"task": "t", "doc_id": 0, "answer": "A", "method": "air"})
-    w.write({"task": "t", "doc_id": 1, "answer": "B", "method": "uniform"})
-    w.write({"task": "t", "doc_id": 2, "answer": "", "method": "air", "error": "VideoDecodeError: x"})
+    w.write({"task": "t", "doc_id": 0, "answer": "A", "method": "air", "fingerprint": _fp()})
+    w.write({"task": "t", "doc_id": 1, "answer": "B", "method": "air", "fingerprint": _fp(gamma=0.9)})
     model = HVP.__new__(HVP)  # only the resume bookkeeping is under test
-    model.traces, model.method_name = TraceWriter(tmp_path, rank=1), "air"
-    assert set(model._previous_traces()) == {"t::0"}
+    model.traces, model.method_name, model.fingerprint = TraceWriter(tmp_path, rank=1), "air", _fp()
+    with caplog.at_level("INFO", logger="air"):
+        assert set(model._previous_traces()) == {"t::0"}
+    (record,) = [r for r in caplog.records if "resume=True" in r.getMessage()]
+    assert record.levelname == "WARNING", "foreign records are worth a warning: the user changed the configuration"
+    assert "1 skipped as foreign" in record.getMessage() and "config.gamma: 0.7 now, 0.9 before" in record.getMessage()
+
+
+def test_trace_lines_are_strict_json(tmp_path, caplog):
+    import math
+
+    import numpy as np
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
+
+    w = TraceWriter(tmp_path, rank=0)
+    with caplog.at_level("WARNING", logger="air"):
+        w.write({"task": "t", "doc_id": 0, "threshold": float("nan"), "scores": [1.0, float("inf"), np.float32("nan")],
+                 "gmm": {"stds": np.array([0.5, -np.inf])}, "fps": np.float64(29.97), "n": np.int64(3),
+                 "pair": (1, 2), "ok": True})
+        w.write({"task": "t", "doc_id": 1, "x": -math.inf})
+    first, second = [strict(line) for line in w.path.read_text().splitlines()]
+    assert first["threshold"] is None and first["scores"] == [1.0, None, None] and first["gmm"]["stds"] == [0.5, None]
+    assert first["fps"] == 29.97 and first["n"] == 3 and first["pair"] == [1, 2] and first["ok"] is True
+    assert first["non_finite_replaced"] == ["threshold", "scores[1]", "scores[2]", "gmm.stds[1]"]
+    assert second["x"] is None and second["non_finite_replaced"] == ["x"]
+    assert len([r for r in caplog.records if "non-finite" in r.getMessage()]) == 1, "warned once per writer"
 
 
 def test_question_id_from_dataset_fields():
-    import pytest
+    from air.hvp_requests import question_id
+    from benchmark_utils import recognise_task
 
-    pytest.importorskip("lmms_eval")
-    from air.hvp import _question_id
-
-    assert _question_id({"question_id": "001-1", "id": 7}) == "001-1"
-    assert _question_id({"qid": 3}) == "3"
-    assert _question_id({"video": "x"}) is None
+    assert question_id({"question_id": "001-1", "id": 7}) == "001-1"
+    assert question_id({"qid": 3}) == "3"
+    assert question_id({"question_idx": "0074f737", "id": 9}) == "0074f737"
+    assert question_id({"video": "x"}) is None
+    ego = {"question_idx": "0074f737", "question": "q", "video_idx": "v1", "option": ["A. a"]}
+    assert question_id(ego, recognise_task("my_egoschema_copy", ego)) == "0074f737"
+    nextqa = {"video": 4010069381, "qid": 6, "question": "q", "type": "CW"}
+    assert question_id(nextqa, recognise_task("my_nextqa", nextqa)) == "4010069381_6", "qid repeats across videos"
 
 
 def test_summaries_of_two_tasks_over_the_same_doc_stay_apart():

@@ -411,7 +411,7 @@ def test_resume_skips_only_samples_this_baseline_traced_under_its_options(tmp_pa
     traces = tmp_path / "shared_traces"
     traces.mkdir()
     model = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), resume="True", num_frames=4)
-    assert model.fingerprint["parts"]["baseline"] == {"num_frames": 4}
+    assert model.fingerprint["parts"]["baseline"] == {"num_frames": 4, "uniform_rule": "reference"}
     other = UniformBaseline(pretrained, clip_model=NO_CLIP, trace_dir=str(traces), num_frames=6)
     mine, foreign = model.fingerprint, other.fingerprint
     lines = [

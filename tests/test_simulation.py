@@ -226,11 +226,12 @@ def test_simulate_video_is_deterministic_and_equal_counts(monkeypatch):
     for preset, rows in a.items():
         assert list(rows) == plan.methods(preset)
         k = rows["air"]["frames"]
-        assert all(rows[name]["frames"] == k for name in BASELINES), "every baseline at A.I.R.'s frame count"
+        assert all(rows[name]["frames"] == k for name in plan.preset_baselines(preset)), "baselines at A.I.R.'s count"
         cfg = AIRConfig.from_preset(preset)
         for name in plan.air_runs(preset):
             assert rows[name]["analyzed"] <= cfg.candidates_per_round * cfg.max_rounds
     assert set(ABLATIONS) <= set(a["default"]) and not set(ABLATIONS) & set(a["efficient_16_4_4"])
+    assert set(BASELINES) <= set(a["default"]) and set(a["efficient_16_4_4"]) >= set(BASELINES) - {"mdp3"}
     assert a["default"]["air_ablate_analysis"]["analyzed"] == 0
     # fitting each GMM once per video changes no figure
     monkeypatch.setattr(sim.runner, "memoized_gmm", contextlib.nullcontext)

@@ -9,9 +9,10 @@ product's own `air.selection.select_frames` (default preset and the (16, 8, 4) a
 efficiency presets, each also with the opt-in `spread_candidates`, alone and with
 `spread_explore_frac=0.5`; the default preset also with each of the paper's four ablations). The
 fixed-budget baselines are the product's own functions from `baselines.selectors` (uniform, CLIP
-top-k, BOLT, AKS-style, MDP3-style) over the noisy 1-FPS samples; MDP3 reads synthetic embeddings whose
-cosine to the query reproduces the noisy track exactly (sim/embeddings.py). Each baseline takes
-exactly as many frames as A.I.R. (paper variant) returned for that video under the same preset.
+top-k, BOLT, AKS-style, and in the default preset MDP3-style) over the noisy 1-FPS samples; MDP3
+reads synthetic embeddings whose cosine to the query reproduces the noisy track exactly
+(sim/embeddings.py). Each baseline takes exactly as many frames as A.I.R. (paper variant) returned
+for that video under the same preset. The default preset's table is the one with every selector.
 
 Figures per setting, preset and method (means over videos): hit_rate, precision, coverage, redundancy,
 mean_frames, and for A.I.R. runs analyzed_mean / analyzed_max (frames sent to the VLM). See sim/metrics.py.

@@ -42,8 +42,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "air_spread": {"spread_candidates": True},
     "air_spread_explore": {"spread_candidates": True, "spread_explore_frac": 0.5},
 }
-# The paper's Tab. 4 ablations, run for the presets in SimulationPlan.ablation_presets (default only:
-# they cost as much as A.I.R. itself).
+# The paper's Tab. 4 ablations, run for the presets in SimulationPlan.full_presets (default only:
+# each costs as much as A.I.R. itself).
 ABLATIONS: dict[str, dict[str, Any]] = {
     "air_ablate_threshold": {"ablate_threshold": True},
     "air_ablate_ranking": {"ablate_ranking": True},
@@ -52,6 +52,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 }
 # Fixed-budget selectors (sim/baselines.py), each at A.I.R.'s frame count of the video and preset.
 BASELINES = tuple(SELECTORS)
+# Run only for SimulationPlan.full_presets: MDP3's dynamic programme costs about as much as all the
+# A.I.R. runs of a video together.
+FULL_PRESET_ONLY = ("mdp3",)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class SimulationPlan:
     variants: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(VARIANTS))
     spec: LayoutSpec = field(default_factory=LayoutSpec)
     ablations: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(ABLATIONS))
-    ablation_presets: tuple[str, ...] = ("default",)
+    full_presets: tuple[str, ...] = ("default",)  # presets that also run the ablations and FULL_PRESET_ONLY
     baselines: tuple[str, ...] = BASELINES
 
     def settings(self) -> list[tuple[float, float]]:
@@ -75,17 +78,21 @@ class SimulationPlan:
     def air_runs(self, preset: str) -> dict[str, dict[str, Any]]:
         """The A.I.R. runs of one preset: "air" first, then its ablations (if any), then the opt-in variants."""
         runs = {"air": self.variants.get("air", {})}
-        if preset in self.ablation_presets:
+        if preset in self.full_presets:
             runs.update(self.ablations)
         runs.update({k: v for k, v in self.variants.items() if k != "air"})
         return runs
 
-    def methods(self, preset: str) -> list[str]:
-        """Every method of one preset in table order: baselines, then the A.I.R. runs."""
+    def preset_baselines(self, preset: str) -> list[str]:
+        """The fixed-budget baselines run for one preset (FULL_PRESET_ONLY ones only in full_presets)."""
         unknown = [b for b in self.baselines if b not in SELECTORS]
         if unknown:
             raise ValueError(f"Invalid baselines: {unknown}. Expected names among {list(SELECTORS)}.")
-        return [*self.baselines, *self.air_runs(preset)]
+        return [b for b in self.baselines if preset in self.full_presets or b not in FULL_PRESET_ONLY]
+
+    def methods(self, preset: str) -> list[str]:
+        """Every method of one preset in table order: baselines, then the A.I.R. runs."""
+        return [*self.preset_baselines(preset), *self.air_runs(preset)]
 
 
 def _rng(*keys: int) -> np.random.Generator:
@@ -151,7 +158,7 @@ def simulate_video(plan: SimulationPlan, video: int, noise: float, error_rate: f
                 row["fallbacks"] = list(sel.fallback_reasons)
                 rows[name] = row
             k = int(rows["air"]["frames"])
-            for name in plan.baselines:
+            for name in plan.preset_baselines(preset):
                 rows[name] = index.video_metrics(SELECTORS[name](sim_video, k))
             out[preset] = {method: rows[method] for method in plan.methods(preset)}
     return out

@@ -370,27 +370,28 @@ def _greedy_conditional_dpp(kernel: np.ndarray, quality: np.ndarray, n_given: in
     cumulative gains float64 (m, steps + 1) with gains[:, 0] = 0).
     """
     m, g, _ = kernel.shape
-    rows = np.zeros((m, g, g), dtype=np.float64)  # Cholesky rows of every item, filled step by step
+    rows = np.zeros((m, n_given + steps, g))  # row t: the t-th Cholesky column, for every item
     residual = np.einsum("mii->mi", kernel).copy()
-    taken = np.zeros((m, g), dtype=bool)
+    open_quality = np.broadcast_to(np.r_[np.full(n_given, -np.inf), quality], (m, g)).copy()
     members = np.arange(m)
     picks = np.zeros((m, steps), dtype=np.int64)
-    gains = np.zeros((m, steps + 1), dtype=np.float64)
+    gains = np.zeros((m, steps + 1))
     for step in range(n_given + steps):
         if step < n_given:
             pick = np.full(m, step)
         else:
-            value = np.log(np.maximum(residual[:, n_given:], _MDP3_MIN_RESIDUAL)) + quality
-            value[taken[:, n_given:]] = -np.inf
-            pick = n_given + np.argmax(value, axis=1)
+            value = np.log(np.maximum(residual, _MDP3_MIN_RESIDUAL)) + open_quality
+            pick = np.argmax(value, axis=1)
             t = step - n_given
             picks[:, t] = pick - n_given
-            gains[:, t + 1] = gains[:, t] + value[members, pick - n_given]
-        taken[members, pick] = True
+            gains[:, t + 1] = gains[:, t] + value[members, pick]
+            open_quality[members, pick] = -np.inf
         d = np.sqrt(np.maximum(residual[members, pick], _MDP3_MIN_RESIDUAL))
-        dot = np.einsum("mgt,mt->mg", rows[:, :, :step], rows[members, pick, :step])
-        new = (kernel[members, pick, :] - dot) / d[:, None]
-        rows[:, :, step] = new
+        new = kernel[members, pick, :]
+        if step:
+            new = new - np.einsum("mtg,mt->mg", rows[:, :step], rows[members, :step, pick])
+        new /= d[:, None]
+        rows[:, step] = new
         residual -= new * new
     return picks, gains
 
@@ -442,35 +443,32 @@ def mdp3_frames(frame_indices, image_features, query_features, k: int, *, lam: f
     history = []  # per segment: {state: (previous state, positions chosen in the segment)}
     for start in range(0, n, size):
         cand = np.arange(start, min(start + size, n))
-        k_pp = multi_gaussian_kernel(images[cand], images[cand], scales)
-        new_best = np.full(k + 1, -np.inf)
-        source = np.zeros(k + 1, dtype=np.int64)  # previous state of each new state's best path
-        route: dict[int, tuple[int, int]] = {}  # new state -> (greedy row, frames in the segment)
-        states = np.flatnonzero(np.isfinite(best)).tolist()
-        conditions = sorted({last[s] for s in states})  # states sharing a condition share one greedy run
+        states = np.flatnonzero(np.isfinite(best))
+        conditions = sorted({last[s] for s in states.tolist()})  # states sharing one share a greedy run
         row_of = {c: i for i, c in enumerate(conditions)}
-        steps = min(cand.size, k - states[0])
-        kernel = _segment_kernel(images, cand, k_pp, conditions, condition_size, scales)
+        steps = min(cand.size, k - int(states[0]))
+        kernel = _segment_kernel(images, cand, conditions, condition_size, scales)
         picks, gains = _greedy_conditional_dpp(kernel, quality[cand], condition_size, steps)
-        for s in states:  # ascending, so on a tie the smaller previous state (more frames here) stays
-            row = row_of[last[s]]
-            t = np.arange(min(steps, k - s) + 1)
-            value = best[s] + gains[row, t]
-            target = s + t
-            better = value > new_best[target]
-            new_best[target[better]] = value[better]
-            source[target[better]] = s
-            for target_state, count in zip(target[better].tolist(), t[better].tolist()):
-                route[target_state] = (row, count)
+        # every (state s, t frames here) reaches state s + t; keep the best value per state reached,
+        # ties to the smaller s (more frames in this segment)
+        t = np.arange(steps + 1)
+        value = best[states][:, None] + gains[[row_of[last[s]] for s in states.tolist()]]
+        target = states[:, None] + t[None, :]
+        origin = np.broadcast_to(states[:, None], target.shape)
+        ok = target <= k
+        value, target, origin, count = value[ok], target[ok], origin[ok], np.broadcast_to(t, ok.shape)[ok]
+        order = np.lexsort((origin, -value, target))
+        first = order[np.r_[True, target[order][1:] != target[order][:-1]]]
+        best = np.full(k + 1, -np.inf)
+        best[target[first]] = value[first]
         step_choice = {}
         new_last = list(last)
-        for target_state, (row, count) in route.items():
-            s = int(source[target_state])
-            chosen = tuple(sorted(cand[picks[row, :count]].tolist()))
-            step_choice[target_state] = (s, chosen)
-            new_last[target_state] = (last[s] + chosen)[-condition_size:] if condition_size else ()
+        for reached, s, c in zip(target[first].tolist(), origin[first].tolist(), count[first].tolist()):
+            chosen = tuple(sorted(cand[picks[row_of[last[s]], :c]].tolist()))
+            step_choice[reached] = (s, chosen)
+            new_last[reached] = (last[s] + chosen)[-condition_size:] if condition_size else ()
         history.append(step_choice)
-        best, last = new_best, new_last
+        last = new_last
     selected: list[int] = []
     state = k
     for step_choice in reversed(history):
@@ -479,24 +477,23 @@ def mdp3_frames(frame_indices, image_features, query_features, k: int, *, lam: f
     return np.sort(frames[np.asarray(selected, dtype=np.int64)])
 
 
-def _segment_kernel(images: np.ndarray, cand: np.ndarray, k_pp: np.ndarray, conditions: list[tuple[int, ...]],
-                    n_given: int, scales) -> np.ndarray:
+def _segment_kernel(images: np.ndarray, cand: np.ndarray, conditions: list[tuple[int, ...]], n_given: int,
+                    scales) -> np.ndarray:
     """float64 (m, n_given + p, n_given + p): kernel over each condition's frames, then the candidates.
 
-    images: unit embeddings (n, D); cand: int (p,) candidate positions with kernel k_pp (p, p);
-    conditions: m tuples of at most n_given earlier positions. A shorter condition is padded with
-    neutral items (similarity 1 to themselves, 0 to everything else), which condition on nothing.
+    images: unit embeddings (n, D); cand: int (p,) candidate positions; conditions: m tuples of at
+    most n_given earlier positions. A shorter condition is padded in front with neutral items
+    (similarity 1 to themselves, 0 to everything else), which condition on nothing.
     """
-    m, p = len(conditions), cand.size
-    kernel = np.zeros((m, n_given + p, n_given + p))
-    kernel[:, n_given:, n_given:] = k_pp
+    given = sorted({i for condition in conditions for i in condition})
+    items = np.r_[np.asarray(given, dtype=np.int64), cand]
+    extended = np.zeros((n_given + items.size, n_given + items.size))
+    extended[:n_given, :n_given] = np.eye(n_given)
+    extended[n_given:, n_given:] = multi_gaussian_kernel(images[items], images[items], scales)
+    slot = {i: n_given + j for j, i in enumerate(given)}
+    index = np.empty((len(conditions), n_given + cand.size), dtype=np.int64)
     for row, condition in enumerate(conditions):
         pad = n_given - len(condition)
-        kernel[row, np.arange(pad), np.arange(pad)] = 1.0
-        if condition:
-            given = images[list(condition)]
-            kernel[row, pad:n_given, pad:n_given] = multi_gaussian_kernel(given, given, scales)
-            k_gp = multi_gaussian_kernel(given, images[cand], scales)
-            kernel[row, pad:n_given, n_given:] = k_gp
-            kernel[row, n_given:, pad:n_given] = k_gp.T
-    return kernel
+        index[row, :n_given] = list(range(pad)) + [slot[i] for i in condition]
+    index[:, n_given:] = n_given + len(given) + np.arange(cand.size)
+    return extended[index[:, :, None], index[:, None, :]]

@@ -34,7 +34,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from paper_tables import DEFAULT_CLIP, PAPER_REFERENCE, PLUMBING_ARGS, TABLES, load_run, parse_model_args, run_identity
+from paper_tables import (
+    DEFAULT_CLIP,
+    PAPER_REFERENCE,
+    PLUMBING_ARGS,
+    TABLES,
+    load_run,
+    parse_model_args,
+    run_identity,
+)
 
 RESULTS_SUFFIX = "_results.json"
 SAMPLES_PATTERN = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")

@@ -160,7 +160,11 @@ def test_unknown_and_invalid_model_args_are_rejected_with_the_model_name():
 
 
 def test_aks_and_mdp3_model_args_are_checked_before_loading():
-    from baselines.clip_selectors import AdaptiveKeyframeSampling, ListwiseDPP, parse_kernel_scales
+    from baselines.clip_selectors import (
+        AdaptiveKeyframeSampling,
+        ListwiseDPP,
+        parse_kernel_scales,
+    )
 
     with pytest.raises(ValueError, match="Invalid depth: -1"):
         AdaptiveKeyframeSampling("anything", aks_depth="-1")
@@ -432,7 +436,11 @@ def test_uniform_replays_a_selection_file_and_passes_its_selection_to_prompt_bui
 
 def test_uniform_rule_reference_follows_the_backbone_and_linspace_forces_the_plain_rule(tmp_path, tiny, videos,
                                                                                       monkeypatch):
-    from baselines.selectors import frames_by_rule, segment_centre_frames, uniform_frames
+    from baselines.selectors import (
+        frames_by_rule,
+        segment_centre_frames,
+        uniform_frames,
+    )
     from baselines.uniform import UniformBaseline
 
     pretrained, _ = tiny

@@ -16,8 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-import paper_tables  # noqa: E402
-from paper_tables import PAPER_REFERENCE, TABLES, load_run, run_identity  # noqa: E402
+import paper_tables
+from paper_tables import PAPER_REFERENCE, TABLES, load_run, run_identity
 
 
 def test_every_row_has_a_run_config_covering_the_tables_benchmarks():

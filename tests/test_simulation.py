@@ -20,7 +20,13 @@ if str(BENCH) not in sys.path:
 from sim.baselines import SELECTORS, SimVideo
 from sim.embeddings import synthetic_embeddings
 from sim.metrics import EvidenceIndex, aggregate
-from sim.runner import ABLATIONS, BASELINES, SimulationPlan, run_simulation, simulate_video
+from sim.runner import (
+    ABLATIONS,
+    BASELINES,
+    SimulationPlan,
+    run_simulation,
+    simulate_video,
+)
 from sim.scorers import TrackAnalysis, TrackSimilarity, analysis_scores
 from sim.tracks import (
     CONTRAST,

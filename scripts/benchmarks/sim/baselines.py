@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from baselines.selectors import aks_frames, inverse_transform_frames, mdp3_frames, shifted_arange_frames, topk_frames
+from baselines.selectors import (
+    aks_frames,
+    inverse_transform_frames,
+    mdp3_frames,
+    shifted_arange_frames,
+    topk_frames,
+)
 
 from .embeddings import synthetic_embeddings
 from .tracks import VideoLayout

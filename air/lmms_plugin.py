@@ -11,6 +11,8 @@ MODELS = {
     "air_uniform": "baselines.uniform.UniformBaseline",
     "air_clip_topk": "baselines.clip_selectors.ClipTopK",
     "air_bolt": "baselines.clip_selectors.ClipInverseTransform",
+    "air_aks": "baselines.clip_selectors.AdaptiveKeyframeSampling",
+    "air_mdp3": "baselines.clip_selectors.ListwiseDPP",
 }
 
 

@@ -12,7 +12,13 @@ Reads, under every folder given (recursively):
 Prints one row per benchmark x method x backbone: accuracy (percent), samples, mean answering frames and
 mean frames analysed by the VLM (from the traces), and how many samples have a trace.
 
-Usage: python scripts/collect_results.py OUTPUT_DIR [OUTPUT_DIR ...] [--json rows.json]
+With --table NAME (a table of scripts/paper_tables.py: tab1, efficiency, ablations, strategies, selectors,
+or `all`), prints that table in the paper's shape instead: one row per run config, one column per
+benchmark, the paper's reference numbers beside ours, blank where a run is missing. A results file fills
+a cell when its model and model_args match the row's run config (run-only arguments such as trace_dir,
+devices or resume do not count); when several do, the latest results file wins.
+
+Usage: python scripts/collect_results.py OUTPUT_DIR [OUTPUT_DIR ...] [--json rows.json] [--table NAME ...]
 """
 
 from __future__ import annotations
@@ -26,10 +32,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from paper_tables import (
+    DEFAULT_CLIP,
+    PAPER_REFERENCE,
+    PLUMBING_ARGS,
+    TABLES,
+    load_run,
+    parse_model_args,
+    run_identity,
+)
+
 RESULTS_SUFFIX = "_results.json"
 SAMPLES_PATTERN = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")
 HVP_SUFFIX = "_hvp"
-DEFAULT_CLIP = "open_clip:EVA02-L-14/merged2b_s4b_b131k"
 
 # Main metric of each benchmark task and the factor that turns it into a percentage.
 PRIMARY_METRICS: dict[str, float] = {
@@ -57,16 +74,12 @@ BENCHMARK_NAMES: dict[str, str] = {
     "egoschema_subset": "EgoSchema subset",
     "egoschema": "EgoSchema",
 }
-METHOD_NAMES = {"hvp": "A.I.R.", "air_uniform": "Uniform", "air_clip_topk": "CLIP top-k", "air_bolt": "BOLT"}
-METHOD_ORDER = {"air_uniform": 0, "air_clip_topk": 1, "air_bolt": 1, "hvp": 2}
+METHOD_NAMES = {"hvp": "A.I.R.", "air_uniform": "Uniform", "air_clip_topk": "CLIP top-k", "air_bolt": "BOLT",
+                "air_aks": "AKS-style", "air_mdp3": "MDP3-style"}
+METHOD_ORDER = {"air_uniform": 0, "air_clip_topk": 1, "air_bolt": 1, "air_aks": 1, "air_mdp3": 1, "hvp": 2}
 # The 'method' tag the models write into their trace records, used to tell runs apart in a shared folder.
-TRACE_METHODS = {"hvp": "air", "air_uniform": "uniform", "air_clip_topk": "clip_topk", "air_bolt": "bolt"}
-# model_args that do not change what is measured (paths, devices, resumption) are left out of the method label.
-PLUMBING_ARGS = {
-    "pretrained", "trace_dir", "resume", "device", "device_map", "attn_implementation", "torch_dtype", "dtype",
-    "batch_size", "cache_dir", "decoder", "analysis_batch_size", "trust_remote_code", "max_pixels", "min_pixels",
-    "clip_device", "clip_batch_size", "selection_file",
-}
+TRACE_METHODS = {"hvp": "air", "air_uniform": "uniform", "air_clip_topk": "clip_topk", "air_bolt": "bolt",
+                 "air_aks": "aks", "air_mdp3": "mdp3"}
 
 
 @dataclass
@@ -108,32 +121,6 @@ class Row:
 
 def warn(message: str) -> None:
     print(f"collect_results: {message}", file=sys.stderr)
-
-
-def parse_model_args(raw) -> dict:
-    """Turn lmms-eval's model_args (a 'k=v,k=v' string, or a dict from --config) into a dict of strings."""
-    if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    if not isinstance(raw, str) or not raw.strip():
-        return {}
-    parts, depth, current = [], 0, ""
-    for char in raw:
-        if char in "[{(":
-            depth += 1
-        elif char in "]})":
-            depth = max(0, depth - 1)
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
-    args = {}
-    for part in parts:
-        key, sep, value = part.partition("=")
-        if sep:
-            args[key.strip()] = value.strip()
-    return args
 
 
 def read_json(path: Path):
@@ -306,8 +293,8 @@ def summarize(run: Run) -> Row:
     )
 
 
-def collect(folders: Iterable[str | Path]) -> list[Row]:
-    """Read every results file, samples file and trace file under the folders; return sorted table rows."""
+def collect_runs(folders: Iterable[str | Path]) -> list[Run]:
+    """Every run (task of a results file, latest per folder and settings) under the folders, traces attached."""
     roots = [Path(folder) for folder in folders]
     for root in roots:
         if not root.is_dir():
@@ -315,11 +302,18 @@ def collect(folders: Iterable[str | Path]) -> list[Row]:
     results_files = sorted({p.resolve(): p for root in roots for p in root.rglob(f"*{RESULTS_SUFFIX}")}.values())
     runs = latest_runs(run for path in results_files for run in load_runs(path))
     attach_traces(runs, roots)
-    rows = [summarize(run) for run in runs]
+    return runs
+
+
+def collect(folders: Iterable[str | Path]) -> list[Row]:
+    """Read every results file, samples file and trace file under the folders; return sorted table rows."""
+    return sorted((summarize(run) for run in collect_runs(folders)), key=_row_order)
+
+
+def _row_order(row: Row) -> tuple:
     benchmark_rank = {name: i for i, name in enumerate(BENCHMARK_NAMES.values())}
-    rows.sort(key=lambda r: (benchmark_rank.get(r.benchmark, len(benchmark_rank)), r.benchmark, r.backbone,
-                             METHOD_ORDER.get(r.model, 1), r.method))
-    return rows
+    return (benchmark_rank.get(row.benchmark, len(benchmark_rank)), row.benchmark, row.backbone,
+            METHOD_ORDER.get(row.model, 1), row.method)
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -342,16 +336,110 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------------ paper tables
+def table_cells(name: str, runs: list[Run]) -> dict[tuple[str, str], Row]:
+    """{(run config, task): the Row of the latest results file matching that run config} for one table."""
+    wanted = {}
+    for row in TABLES[name].rows:
+        config = load_run(row.run)
+        wanted.setdefault(run_identity(config.model, config.model_args), row.run)
+    found: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        config_name = wanted.get(run_identity(run.model, run.model_args))
+        if config_name is not None:
+            found.setdefault((config_name, run.task), []).append(run)
+    cells = {}
+    for key, matches in found.items():
+        matches.sort(key=lambda r: (r.date, str(r.results_file)))
+        if len(matches) > 1:
+            warn(f"{len(matches)} results files match {key[0]} on {key[1]}; using the latest, {matches[-1].results_file} "
+                 f"(others: {', '.join(str(m.results_file) for m in matches[:-1])}).")
+        cells[key] = summarize(matches[-1])
+    return cells
+
+
+def _mean_over(rows: list[Row], field_name: str) -> float | None:
+    """Mean of a per-run mean, weighted by the run's error-free traced samples."""
+    pairs = [(getattr(r, field_name), r.traced - r.trace_errors) for r in rows if getattr(r, field_name) is not None]
+    total = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / total if total else None
+
+
+def paper_table_markdown(name: str, cells: dict[tuple[str, str], Row]) -> tuple[str, list[dict]]:
+    """One table in the paper's shape (ours beside the paper's numbers; blank where a run is missing) + JSON rows."""
+    spec = TABLES[name]
+    reference = PAPER_REFERENCE["results"]
+    with_reference = {task for _, task in spec.columns if any((row.run, task) in reference for row in spec.rows)}
+    header = list(spec.header)
+    for label, task in spec.columns:
+        header += [label, "paper"] if task in with_reference else [label]
+    header += ["Mean frames", "Mean frames rated"]
+    lines = [f"### {spec.title}", "", "| " + " | ".join(header) + " |",
+             "|" + "---|" * len(spec.header) + "---:|" * (len(header) - len(spec.header))]
+    records: list[dict] = []
+    missing: dict[str, list[str]] = {}
+    for row in spec.rows:
+        cells_of_row = [cells[(row.run, task)] for _, task in spec.columns if (row.run, task) in cells]
+        line = list(row.label)
+        for _, task in spec.columns:
+            ours = cells.get((row.run, task))
+            paper = reference.get((row.run, task), {}).get("accuracy")
+            line.append("" if ours is None or ours.accuracy is None else f"{ours.accuracy:.1f}")
+            if task in with_reference:
+                line.append("" if paper is None else f"{paper:.1f}")
+            if ours is None and task in load_run(row.run).tasks:
+                missing.setdefault(row.run, []).append(task)
+            records.append({"table": name, "row": list(row.label), "run": row.run, "task": task,
+                            "accuracy": None if ours is None else ours.accuracy, "paper_accuracy": paper,
+                            "samples": None if ours is None else ours.samples,
+                            "mean_frames": None if ours is None else ours.mean_frames,
+                            "mean_frames_analysed": None if ours is None else ours.mean_frames_analysed,
+                            "results_file": None if ours is None else ours.results_file})
+        frames, rated = _mean_over(cells_of_row, "mean_frames"), _mean_over(cells_of_row, "mean_frames_analysed")
+        line += ["" if frames is None else f"{frames:.1f}", "" if rated is None else f"{rated:.1f}"]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |")
+    notes = [spec.note] if spec.note else []
+    frames_ref = [f"{' / '.join(row.label)}: {reference[(row.run, task)]['frames']} frames on {label}"
+                  for row in spec.rows for label, task in spec.columns if "frames" in reference.get((row.run, task), {})]
+    if frames_ref:
+        notes.append("Paper, mean answering frames: " + "; ".join(frames_ref) + ".")
+    if name in ("tab1", "efficiency"):
+        cost = PAPER_REFERENCE["video_mme_cost"]
+        notes.append(f"Paper, Video-MME cost: {cost['frames_analysed_mean']} frames rated per video on average, "
+                     f"{cost['analysis_s_per_video']} s of VLM analysis per video ({cost['analysis_s_128_frames']} s "
+                     f"to rate 128 frames directly), {cost['other_stages_s']} s for the other stages.")
+    absent = [f"{run} ({'all ' + str(len(tasks)) + ' tasks' if len(tasks) == len(load_run(run).tasks) else ', '.join(tasks)})"
+              for run, tasks in missing.items()]
+    notes.append("Mean frames / rated: over every benchmark of the row found (traced samples). "
+                 + (f"Missing runs: {'; '.join(absent)}." if absent else "Every run found."))
+    lines += [""] + notes
+    return "\n".join(lines), records
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="lmms-eval --output_path folders (searched recursively)")
     parser.add_argument("--json", dest="json_path", help="also write the rows as a JSON list to this file")
+    parser.add_argument("--table", action="append", choices=[*TABLES, "all"],
+                        help="print one of the paper's tables (scripts/paper_tables.py) instead; repeatable, or all")
     args = parser.parse_args(argv)
     try:
-        rows = collect(args.folders)
+        runs = collect_runs(args.folders)
     except FileNotFoundError as error:
         print(f"collect_results: {error}", file=sys.stderr)
         return 2
+    if args.table:
+        names = list(TABLES) if "all" in args.table else list(dict.fromkeys(args.table))
+        records = []
+        for name in names:
+            text, rows = paper_table_markdown(name, table_cells(name, runs))
+            print(text + "\n")
+            records += rows
+        if args.json_path:
+            Path(args.json_path).write_text(json.dumps(records, indent=2), encoding="utf-8")
+        return 0
+    rows = [summarize(run) for run in runs]
+    rows.sort(key=_row_order)
     if not rows:
         print(f"collect_results: no lmms-eval *{RESULTS_SUFFIX} file with a metric under: {', '.join(args.folders)}", file=sys.stderr)
         return 1

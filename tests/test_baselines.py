@@ -1,8 +1,9 @@
-"""Baselines: the pure frame-choice rules, and air_uniform / air_clip_topk / air_bolt through lmms-eval.
+"""Baselines: the pure frame-choice rules, and every baseline model through lmms-eval.
 
-The selector tests use hand-computed cases. The model tests run the real lmms-eval command line
-offline on a generated local task with a tiny Qwen2.5-VL and a tiny open_clip (random weights), then
-recompute the expected frames in-process with the same encoder.
+The selector tests use hand-computed cases (AKS and MDP3: tests/test_selectors_aks_mdp3.py). The model
+tests run the real lmms-eval command line offline, once for all five baselines (a --config list), on a
+generated local task with a tiny Qwen2.5-VL and a tiny open_clip (random weights), then recompute the
+expected frames in-process with the same encoder.
 """
 
 import json
@@ -167,11 +168,36 @@ def test_unknown_and_invalid_model_args_are_rejected_with_the_model_name():
         UniformBaseline("anything", bolt_power="2")
 
 
+def test_aks_and_mdp3_model_args_are_checked_before_loading():
+    from baselines.clip_selectors import (
+        AdaptiveKeyframeSampling,
+        ListwiseDPP,
+        parse_kernel_scales,
+    )
+
+    with pytest.raises(ValueError, match="Invalid depth: -1"):
+        AdaptiveKeyframeSampling("anything", aks_depth="-1")
+    with pytest.raises(ValueError, match="Invalid ratio: 0"):
+        AdaptiveKeyframeSampling("anything", aks_ratio="0")
+    with pytest.raises(ValueError, match="Invalid aks_t1: 'high'. Expected a number"):
+        AdaptiveKeyframeSampling("anything", aks_t1="high")
+    with pytest.raises(ValueError, match=r"for air_aks: mdp3_lambda\."):
+        AdaptiveKeyframeSampling("anything", mdp3_lambda="1")
+    with pytest.raises(ValueError, match="Invalid lam: 0.0"):
+        ListwiseDPP("anything", mdp3_lambda="0")
+    with pytest.raises(ValueError, match="Invalid segment_size: 0"):
+        ListwiseDPP("anything", mdp3_segment_size="0")
+    with pytest.raises(ValueError, match=r"Invalid mdp3_kernel_scales: '1\|x'. Expected numbers > 0 separated by '\|'"):
+        ListwiseDPP("anything", mdp3_kernel_scales="1|x")
+    assert parse_kernel_scales("0.125|0.25|0.5|1|2") == (0.125, 0.25, 0.5, 1.0, 2.0)
+    assert parse_kernel_scales(ListwiseDPP.baseline_options["mdp3_kernel_scales"][1]) == (0.125, 0.25, 0.5, 1.0, 2.0)
+
+
 def test_models_are_registered_with_lmms_eval():
     from lmms_eval.models import list_available_models
 
     available = list_available_models()
-    assert {"air_uniform", "air_clip_topk", "air_bolt"} <= set(available), available
+    assert {"air_uniform", "air_clip_topk", "air_bolt", "air_aks", "air_mdp3"} <= set(available), available
 
 
 # ----------------------------------------------------------------------------------------------
@@ -223,18 +249,14 @@ def clip_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("clip_cache")
 
 
-def _run(model, model_args, task, output, clip_cache):
-    from lmms_helpers import results_of, run_lmms_eval, samples_of
+def _check_records(output):
+    """The trace records of one model's run (one per doc, no error), after checking its results files."""
+    from lmms_helpers import results_of, samples_of
 
-    args = ["--model", model, "--model_args", f"{model_args},trace_dir={output / 'traces'}",
-            "--tasks", "air_t_baselines", "--include_path", str(task), "--batch_size", "1",
-            "--output_path", str(output), "--log_samples", "--limit", "2"]
-    proc = run_lmms_eval(args, {"AIR_CLIP_CACHE_DIR": str(clip_cache), "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "accuracy,none" in results_of(output)["results"]["air_t_baselines"], proc.stderr[-3000:]
-    assert len(samples_of(output, "air_t_baselines")) == 2
     from air.traces import iter_trace_records
 
+    assert "accuracy,none" in results_of(output)["results"]["air_t_baselines"]
+    assert len(samples_of(output, "air_t_baselines")) == 2
     records = {r["doc_id"]: r for r in iter_trace_records(output / "traces")}
     assert sorted(records) == [0, 1], f"one trace per doc, got {sorted(records)}"
     for record in records.values():
@@ -242,6 +264,43 @@ def _run(model, model_args, task, output, clip_cache):
         assert record["n_analyzed"] == 0 and record["rounds"] == []
         assert "answer" in record and record["task"] == "air_t_baselines"
     return records
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory, tiny, task, clip_cache):
+    """Every baseline through ONE real lmms-eval process (a --config list runs its entries in order).
+
+    air_uniform gets a CLIP name that cannot load and its own empty cache_dir; the CLIP baselines share
+    `clip_cache`, so air_clip_topk (first) encodes every sample and the later ones read its entries.
+    Returns {model: {doc_id: trace record}} and the output folders.
+    """
+    import yaml
+    from lmms_helpers import run_lmms_eval
+
+    pretrained, clip_name = tiny
+    root = tmp_path_factory.mktemp("baseline_runs")
+    clip = f"pretrained={pretrained},clip_model={clip_name},{BUDGET_ARGS}"
+    runs = {
+        "air_uniform": f"pretrained={pretrained},clip_model={NO_CLIP},{BUDGET_ARGS},cache_dir={root / 'uniform_cache'}",
+        "air_clip_topk": clip,
+        "air_bolt": f"{clip},num_frames=6,bolt_power=2.5",
+        "air_aks": f"{clip},aks_depth=1,aks_t1=0.5",
+        "air_mdp3": f"{clip},mdp3_lambda=0.5,mdp3_kernel_scales=0.25|1,mdp3_segment_size=5",
+    }
+    entries = [{"model": model, "model_args": f"{args},trace_dir={root / model / 'traces'}", "tasks": "air_t_baselines",
+                "include_path": str(task), "batch_size": 1, "output_path": str(root / model), "log_samples": True,
+                "limit": 2} for model, args in runs.items()]
+    config = root / "runs.yaml"
+    config.write_text(yaml.safe_dump(entries))
+    proc = run_lmms_eval(["--config", str(config)], {"AIR_CLIP_CACHE_DIR": str(clip_cache), "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = {}
+    for model in runs:
+        try:
+            records[model] = _check_records(root / model)
+        except AssertionError as error:
+            raise AssertionError(f"{model}: {error}\n{proc.stderr[-3000:]}") from error
+    return {"records": records, "root": root}
 
 
 def _samples_and_similarity(video, clip_name, query, cache=None):
@@ -258,16 +317,14 @@ def _samples_and_similarity(video, clip_name, query, cache=None):
 
 
 @pytest.mark.slow
-def test_air_uniform_cli_evenly_spaced_budget_frames_without_clip(tmp_path, tiny, videos, task, clip_cache):
+def test_air_uniform_cli_evenly_spaced_budget_frames_without_clip(cli_runs, videos):
     from air.base_models.clip_model import load_clip
     from air.Process_Utils.process_video import open_video
 
     with pytest.raises(ValueError):  # the CLIP name given to air_uniform cannot load anywhere
         load_clip(NO_CLIP)
-    pretrained, _ = tiny
-    empty_cache = tmp_path / "uniform_cache"
-    records = _run("air_uniform", f"pretrained={pretrained},clip_model={NO_CLIP},{BUDGET_ARGS}", task,
-                   tmp_path / "out", empty_cache)
+    records = cli_runs["records"]["air_uniform"]
+    empty_cache = cli_runs["root"] / "uniform_cache"
     assert not empty_cache.exists() or not any(empty_cache.iterdir()), "air_uniform wrote CLIP features"
     for doc_id, record in records.items():
         assert record["method"] == "uniform" and record["stop_reason"] == "single_pass"
@@ -287,14 +344,13 @@ def test_air_uniform_cli_evenly_spaced_budget_frames_without_clip(tmp_path, tiny
 
 
 @pytest.mark.slow
-def test_air_clip_topk_and_bolt_cli_choose_from_clip_similarity(tmp_path, tiny, videos, task, clip_cache):
+def test_air_clip_topk_and_bolt_cli_choose_from_clip_similarity(cli_runs, tiny, videos, clip_cache):
     from air.base_models.clip_model import load_clip
     from air.base_models.utils.feature_cache import FeatureCache
 
-    pretrained, clip_name = tiny
+    _, clip_name = tiny
     encoder_name = load_clip(clip_name).name  # the encoder's stable name (also in the cache key)
-    topk = _run("air_clip_topk", f"pretrained={pretrained},clip_model={clip_name},{BUDGET_ARGS}", task,
-                tmp_path / "topk", clip_cache)
+    topk = cli_runs["records"]["air_clip_topk"]
     for doc_id, record in topk.items():
         assert record["method"] == "clip_topk" and record["clip_model"] == encoder_name
         assert record["budget"] == EXPECTED_BUDGET[doc_id] and len(record["frame_indices"]) == record["budget"]
@@ -316,8 +372,7 @@ def test_air_clip_topk_and_bolt_cli_choose_from_clip_similarity(tmp_path, tiny, 
         assert cached.n_encoded == 0 and cached.n_from_cache == samples.size
         assert cached_sims == pytest.approx(sims, abs=1e-5)
 
-    bolt = _run("air_bolt", f"pretrained={pretrained},clip_model={clip_name},{BUDGET_ARGS},num_frames=6,bolt_power=2.5",
-                task, tmp_path / "bolt", clip_cache)
+    bolt = cli_runs["records"]["air_bolt"]
     for doc_id, record in bolt.items():
         assert record["method"] == "bolt"
         assert record["baseline_args"] == {"num_frames": 6, "bolt_power": 2.5}
@@ -326,6 +381,38 @@ def test_air_clip_topk_and_bolt_cli_choose_from_clip_similarity(tmp_path, tiny, 
         samples, sims, _ = _samples_and_similarity(videos[doc_id], clip_name, record["query"])
         assert record["frame_indices"] == inverse_transform_frames(samples, sims, 6, power=2.5).tolist()
         assert len(record["frame_similarity"]) == 6
+
+
+@pytest.mark.slow
+def test_air_aks_and_mdp3_cli_choose_as_the_pure_selectors_do(cli_runs, tiny, videos):
+    from baselines.selectors import aks_frames, mdp3_frames
+
+    _, clip_name = tiny
+    aks = cli_runs["records"]["air_aks"]
+    mdp3 = cli_runs["records"]["air_mdp3"]
+    for doc_id in (0, 1):
+        samples, sims, similarity = _samples_and_similarity(videos[doc_id], clip_name, aks[doc_id]["query"])
+        budget = EXPECTED_BUDGET[doc_id]
+
+        record = aks[doc_id]
+        assert record["method"] == "aks" and record["budget"] == budget and len(record["frame_indices"]) == budget
+        assert record["baseline_args"] == {"num_frames": None, "aks_t1": 0.5, "aks_t2": -100.0, "aks_depth": 1,
+                                           "aks_ratio": 1}
+        assert record["clip_frames_encoded"] == 0, "image features come from the shared cache"
+        assert record["frame_indices"] == aks_frames(samples, sims, budget, t1=0.5, depth=1).tolist()
+        bins = record["aks_bins"]
+        assert sum(b[3] for b in bins) == budget and all(b[2] <= 1 for b in bins)
+        assert bins[0][0] == samples[0] and bins[-1][1] == samples[-1]
+
+        record = mdp3[doc_id]
+        assert record["method"] == "mdp3" and record["budget"] == budget and len(record["frame_indices"]) == budget
+        assert record["baseline_args"]["mdp3_kernel_scales"] == "0.25|1"
+        assert record["clip_frames_encoded"] == 0, "image embeddings come from the shared cache"
+        expected = mdp3_frames(samples, similarity.frame_features(samples), similarity.text_features(), budget,
+                               lam=0.5, segment_size=5, kernel_scales=(0.25, 1.0))
+        assert record["frame_indices"] == expected.tolist()
+        assert record["mdp3_segment_size"] == 5 and sum(record["mdp3_frames_per_segment"]) == budget
+        assert len(record["mdp3_frames_per_segment"]) == -(-samples.size // 5)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -367,7 +454,11 @@ def _sample(video, prompt, doc_id):
 
 def test_uniform_rule_reference_follows_the_backbone_and_linspace_forces_the_plain_rule(tmp_path, tiny, videos,
                                                                                       monkeypatch):
-    from baselines.selectors import frames_by_rule, segment_centre_frames, uniform_frames
+    from baselines.selectors import (
+        frames_by_rule,
+        segment_centre_frames,
+        uniform_frames,
+    )
     from baselines.uniform import UniformBaseline
 
     pretrained, _ = tiny

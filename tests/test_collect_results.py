@@ -208,3 +208,104 @@ def test_every_plugin_model_has_a_method_name_and_trace_tag(collector):
 
     for model_id in MODELS:
         assert model_id in collector.METHOD_NAMES and model_id in collector.TRACE_METHODS, model_id
+
+
+# ----------------------------------------------------------------------------------------------
+# --table: the paper's tables filled from the recorded folders
+# ----------------------------------------------------------------------------------------------
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """{first label cells joined by ' / ': cells} of a Markdown table printed by --table."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| Backbone") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0] + (" / " + cells[1] if cells[1] and not cells[1][0].isdigit() else "")] = cells
+    return rows
+
+
+def _set_model_args(results_file: Path, model_args: str) -> None:
+    data = json.loads(results_file.read_text(encoding="utf-8"))
+    data["config"]["model_args"] = model_args
+    results_file.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_tab1_puts_our_numbers_beside_the_papers_and_leaves_missing_runs_blank(collector, tree, capsys):
+    # the recorded uniform run used max_frames=32; the paper's uniform row is num_frames=32 (run-only args differ)
+    (uniform,) = (tree / "uniform_all_tasks" / "Qwen__Qwen2.5-VL-7B-Instruct").glob("*_results.json")
+    _set_model_args(uniform, "pretrained=/models/Qwen2.5-VL-7B-Instruct,num_frames=32.0,trace_dir=/x/traces,resume=true")
+    assert collector.main([str(tree), "--table", "tab1"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == "### Tab. 1: A.I.R. against uniform sampling, per backbone (accuracy, %)"
+    assert lines[2] == ("| Backbone | Method | Video-MME | paper | MLVU dev | paper | LongVideoBench val | paper | "
+                        "NExT-QA MC | paper | EgoSchema subset | Mean frames | Mean frames rated |")
+    rows = _table_rows(text)
+    # cells: backbone, method, VMME, paper, MLVU, paper, LVB, paper, NExT-QA, paper, EgoSchema, frames, rated
+    assert rows["Qwen2.5-VL-7B / A.I.R."] == ["Qwen2.5-VL-7B", "A.I.R.", "50.0", "65.0", "", "", "50.0", "", "50.0",
+                                              "81.3", "50.0", "12.8", "28.8"]
+    assert rows["InternVL3-8B / A.I.R."][2:4] == ["25.0", "68.2"] and rows["InternVL3-8B / A.I.R."][4:6] == ["", "74.5"]
+    assert rows["Qwen2.5-VL-7B / Uniform (32 frames)"][2:4] == ["25.0", "60.8"]
+    assert rows["Qwen2.5-VL-7B / Uniform (32 frames)"][8:12] == ["25.0", "74.3", "25.0", "32.0"]
+    assert rows["VILA-1.5-8B / A.I.R. (8 / 8)"][2:] == ["", "53.7", "", "", "", "", "", "", "", "", ""]
+    assert "InternVL3-8B / A.I.R.: 24.8 frames on Video-MME" in text and "36.5 frames rated per video" in text
+    assert "Missing runs: uniform_internvl3 (all 5 tasks); air_internvl3 (mlvu_dev_hvp, longvideobench_val_v_hvp" in text
+    assert "; air_default (mlvu_dev_hvp);" in text
+
+
+def test_mean_frames_of_a_row_are_weighted_by_traced_samples(collector, tree):
+    runs = collector.collect_runs([tree])
+    cells = collector.table_cells("tab1", runs)
+    rows = [cells[("air_default", t)] for t in ("videomme_hvp", "longvideobench_val_v_hvp", "nextqa_mc_test_hvp",
+                                                 "egoschema_subset_hvp")]
+    weights = [r.traced - r.trace_errors for r in rows]
+    expected = sum(r.mean_frames * w for r, w in zip(rows, weights)) / sum(weights)
+    assert collector._mean_over(rows, "mean_frames") == pytest.approx(expected)
+    assert f"{expected:.1f}" == "12.8"
+
+
+def test_table_cell_takes_the_latest_matching_results_file_and_says_so(collector, tree, capsys):
+    model_dir = tree / "videomme_hvp" / "hvp" / "Qwen2.5-VL-7B-Instruct" / "Qwen__Qwen2.5-VL-7B-Instruct"
+    (results,) = model_dir.glob("*_results.json")
+    rerun = tree / "rerun" / "Qwen__Qwen2.5-VL-7B-Instruct"
+    rerun.mkdir(parents=True)
+    data = json.loads(results.read_text(encoding="utf-8"))
+    data["results"]["videomme_hvp"]["videomme_perception_score,none"] = 70.0
+    data["config"]["model_args"] = "pretrained=Qwen/Qwen2.5-VL-7B-Instruct,preset=default,resume=False,decoder=pyav"
+    (rerun / "29991231_235959_results.json").write_text(json.dumps(data), encoding="utf-8")
+    other = json.loads(json.dumps(data))
+    other["config"]["model_args"] = "pretrained=Qwen/Qwen2.5-VL-7B-Instruct,fixed_budget=true"  # another setting
+    other["results"]["videomme_hvp"]["videomme_perception_score,none"] = 99.0
+    (rerun / "29991231_235960_results.json").write_text(json.dumps(other), encoding="utf-8")
+    cells = collector.table_cells("ablations", collector.collect_runs([tree]))
+    assert cells[("air_default", "videomme_hvp")].accuracy == pytest.approx(70.0)
+    assert "2 results files match air_default on videomme_hvp; using the latest" in capsys.readouterr().err
+    assert ("air_ablate_lds", "videomme_hvp") not in cells
+
+
+def test_every_table_prints_and_writes_json(collector, tree, tmp_path, capsys):
+    out = tmp_path / "tables.json"
+    assert collector.main([str(tree), "--table", "all", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    import paper_tables
+
+    for spec in paper_tables.TABLES.values():
+        assert f"### {spec.title}" in text
+    records = json.loads(out.read_text(encoding="utf-8"))
+    assert {r["table"] for r in records} == set(paper_tables.TABLES)
+    efficiency = [r for r in records if r["table"] == "efficiency"]
+    assert len(efficiency) == 6 * 5
+    found = [r for r in efficiency if r["accuracy"] is not None]
+    assert {(r["run"], r["task"]) for r in found} == {("air_default", t) for t in (
+        "videomme_hvp", "longvideobench_val_v_hvp", "nextqa_mc_test_hvp", "egoschema_subset_hvp")}
+    # the paper's numbers follow the run config: its default Qwen2.5-VL run is also the study's (32, 12, 6) row
+    assert {(r["run"], r["task"], r["paper_accuracy"]) for r in efficiency if r["paper_accuracy"] is not None} == {
+        ("air_default", "videomme_hvp", 65.0), ("air_default", "nextqa_mc_test_hvp", 81.3)}
+    # a paper column only where the paper gives a number for some row
+    assert "| (V_max, C, I_max) | Video-MME | paper | MLVU dev | LongVideoBench val | NExT-QA MC | paper |" in text
+    assert "| Variant | Video-MME | paper | MLVU dev |" in text
+
+
+def test_unknown_table_is_rejected(collector, capsys):
+    with pytest.raises(SystemExit):
+        collector.main([str(RECORDED), "--table", "tab9"])
+    assert "invalid choice: 'tab9'" in capsys.readouterr().err

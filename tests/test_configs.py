@@ -242,14 +242,27 @@ RUN_PRESETS = {"air_default.yaml": "default",
                **{f"air_{name}.yaml": "default" for name in ABLATIONS}}
 
 
+# Run configs of the paper's other tables (scripts/paper_tables.py): file -> (model, preset or None,
+# num_frames or None). Tab. 1's other backbones, the strategy presets and the selector comparison.
+OTHER_RUNS = {
+    "uniform_baseline.yaml": ("air_uniform", None, 32),
+    "air_internvl3.yaml": ("hvp", "default", None), "uniform_internvl3.yaml": ("air_uniform", None, 32),
+    "air_llava_ov.yaml": ("hvp", "default", None), "uniform_llava_ov.yaml": ("air_uniform", None, 32),
+    "air_vila.yaml": ("hvp", "vila", None), "uniform_vila.yaml": ("air_uniform", None, 8),
+    **{f"air_{name}.yaml": ("hvp", name, None) for name in ("short", "long", "conservative", "aggressive")},
+    "uniform_budget.yaml": ("air_uniform", None, None), "clip_topk.yaml": ("air_clip_topk", None, None),
+    "bolt.yaml": ("air_bolt", None, None), "aks.yaml": ("air_aks", None, None), "mdp3.yaml": ("air_mdp3", None, None),
+}
+
+
 def test_run_configs_pass_lmms_eval_config_check_and_parse():
     from air.config import AIRConfig
-    from air.hvp import split_model_args
+    from air.hvp import split_model_args, valid_model_args
     from air.lmms_plugin import MODELS
 
     valid = _lmms_eval_config_keys()
     files = sorted(p.name for p in RUNS.glob("*.yaml"))
-    assert set(RUN_PRESETS) | {"uniform_baseline.yaml"} <= set(files)
+    assert set(files) == set(RUN_PRESETS) | set(OTHER_RUNS), "every run config is known to this test"
     for name in files:
         config = yaml.safe_load((RUNS / name).read_text())
         # a mapping, not a list: configs/ is also lmms-eval's include_path, whose indexer expects mappings
@@ -259,25 +272,38 @@ def test_run_configs_pass_lmms_eval_config_check_and_parse():
         assert (ROOT / config["include_path"]).resolve() == CONFIGS, name
         assert set(config["tasks"].split(",")) <= set(TASKS), name
         assert config["log_samples"] is True and int(config["batch_size"]) == 1
+        assert config["output_path"] == f"logs/{name.removesuffix('.yaml')}", "one output folder per run config"
         args = _model_args(config["model_args"])
         assert "pretrained" in args, name
-        if config["model"] == "hvp":
+        if name in RUN_PRESETS:
+            assert config["model"] == "hvp", name
             _, _, air_args = split_model_args(args)
             air = AIRConfig.from_model_args(air_args)
             assert (air.max_frames, air.candidates_per_round, air.max_rounds) == PAPER_SETTINGS[RUN_PRESETS[name]]
             assert args["preset"] == RUN_PRESETS[name]
             # the ablation runs switch exactly their own ablation on; every other run none
             assert [a for a in ABLATIONS if getattr(air, a)] == [a for a in ABLATIONS if name == f"air_{a}.yaml"], name
+            continue
+        model, preset, num_frames = OTHER_RUNS[name]
+        assert config["model"] == model, name
+        if model == "hvp":
+            _, _, air_args = split_model_args(args)
+            air = AIRConfig.from_model_args(air_args)
+            assert args["preset"] == preset and air == AIRConfig.from_preset(preset), name
         else:
-            assert config["model"] == "air_uniform", name
-            from air.hvp import valid_model_args
-            from baselines.uniform import UniformBaseline
+            from baselines.uniform import SelectorBaseline
 
-            assert set(args) <= set(valid_model_args()) | set(UniformBaseline.baseline_options), name
-            assert int(args["num_frames"]) == 32, "the paper's uniform baseline answers from 32 frames"
+            cls_path = MODELS[model]
+            module, cls_name = cls_path.rsplit(".", 1)
+            cls = getattr(__import__(module, fromlist=[cls_name]), cls_name)
+            assert issubclass(cls, SelectorBaseline)
+            assert set(args) <= set(valid_model_args()) | set(cls.baseline_options), name
+            assert (int(args["num_frames"]) if "num_frames" in args else None) == num_frames, name
+            assert ("clip_model" in args) == cls.uses_clip, f"{name}: clip_model exactly when the baseline uses CLIP"
     hvp_runs = [yaml.safe_load((RUNS / name).read_text()) for name in RUN_PRESETS]
     uniform = yaml.safe_load((RUNS / "uniform_baseline.yaml").read_text())
-    assert all(run["tasks"] == uniform["tasks"] for run in hvp_runs), "baseline and A.I.R. runs cover the same tasks"
+    tasks = {yaml.safe_load((RUNS / name).read_text())["tasks"] for name in files}
+    assert tasks == {uniform["tasks"]}, "every run covers the same tasks"
     assert {_model_args(run["model_args"])["pretrained"] for run in hvp_runs} == {
         _model_args(uniform["model_args"])["pretrained"]}, "same backbone"
 

@@ -17,9 +17,16 @@ BENCH = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks"
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from sim.baselines import clip_topk_frames, uniform_frames
+from sim.baselines import SELECTORS, SimVideo
+from sim.embeddings import synthetic_embeddings
 from sim.metrics import EvidenceIndex, aggregate
-from sim.runner import SimulationPlan, run_simulation, simulate_video
+from sim.runner import (
+    ABLATIONS,
+    BASELINES,
+    SimulationPlan,
+    run_simulation,
+    simulate_video,
+)
 from sim.scorers import TrackAnalysis, TrackSimilarity, analysis_scores
 from sim.tracks import (
     CONTRAST,
@@ -132,14 +139,50 @@ def test_aggregate_means_and_analyzed_max():
                    "mean_frames": 3.0, "analyzed_mean": 20.0, "analyzed_max": 30}
 
 
+def _sim_video(layout=None, seed=0):
+    layout = layout or _tiny_layout()
+    samples = np.arange(0, layout.n_frames, int(layout.fps))
+    scores = clean_similarity(layout, np.random.default_rng(seed))[samples]
+    return SimVideo(layout, samples, scores, np.random.default_rng(seed + 1))
+
+
 def test_baselines():
-    assert uniform_frames(100, 4).tolist() == [12, 37, 62, 87]
-    assert uniform_frames(3, 10).tolist() == [0, 1, 2]
-    frames = np.array([0, 30, 60, 90, 120])
-    scores = np.array([0.2, 0.5, 0.5, 0.1, 0.4])
-    assert clip_topk_frames(frames, scores, 2).tolist() == [30, 60]
-    assert clip_topk_frames(frames, scores, 3).tolist() == [30, 60, 120]
-    assert clip_topk_frames(np.array([0, 30]), np.array([0.3, 0.3]), 1).tolist() == [0]  # tie: earlier
+    assert BASELINES == ("uniform", "clip_topk", "bolt", "aks", "mdp3")
+    layout = VideoLayout(fps=30.0, n_frames=100, evidence=(), distractors=(), evidence_levels=(),
+                         distractor_levels=(), long_event=False)
+    video = SimVideo(layout, np.array([0, 30, 60, 90]), np.array([0.2, 0.5, 0.5, 0.1]), np.random.default_rng(0))
+    assert SELECTORS["uniform"](video, 4).tolist() == [12, 37, 62, 87]  # centres of 4 equal parts
+    assert SELECTORS["clip_topk"](video, 2).tolist() == [30, 60]
+    tie = SimVideo(layout, np.array([0, 30]), np.array([0.3, 0.3]), np.random.default_rng(0))
+    assert SELECTORS["clip_topk"](tie, 1).tolist() == [0]  # tie: earlier
+    video = _sim_video(generate_layout(np.random.default_rng(5), LayoutSpec(max_duration_s=400)))
+    for name, select in SELECTORS.items():
+        for k in (0, 1, 8, 32):
+            out = select(video, k)
+            assert out.size == k and np.all(np.diff(out) > 0), name
+            if name != "uniform":
+                assert np.isin(out, video.samples).all(), f"{name} picks among the 1-FPS samples"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_synthetic_embeddings_reproduce_the_track_and_group_frames_by_shot(seed):
+    layout = generate_layout(np.random.default_rng(seed), LayoutSpec(min_duration_s=600, max_duration_s=600))
+    samples = np.arange(0, layout.n_frames, 30)
+    track = noisy_similarity(clean_similarity(layout, np.random.default_rng(seed)), 1.0, np.random.default_rng(9))
+    images, query = synthetic_embeddings(layout, samples, track[samples], np.random.default_rng(seed))
+    assert images.shape == (samples.size, 32) and np.allclose(np.linalg.norm(images, axis=1), 1.0)
+    assert np.allclose(images @ query, track[samples], atol=1e-12), "cosine to the query is the noisy track"
+    residual = images[:, 1:] / np.linalg.norm(images[:, 1:], axis=1, keepdims=True)
+    evidence = np.flatnonzero(evidence_mask(layout)[samples])
+    inside = residual[evidence] @ residual[evidence].T
+    assert inside[np.triu_indices(evidence.size, 1)].mean() > 0.6, "frames of one segment look alike"
+    others = np.flatnonzero(~segment_mask(layout, layout.evidence + layout.distractors)[samples])
+    cross = residual[evidence] @ residual[others].T
+    assert abs(cross.mean()) < 0.15, "frames of different shots do not"
+    again, _ = synthetic_embeddings(layout, samples, track[samples], np.random.default_rng(seed))
+    assert np.array_equal(images, again)
+    with pytest.raises(ValueError, match=r"Expected one value in \(-1, 1\)"):
+        synthetic_embeddings(layout, samples, np.full(samples.size, 1.5), np.random.default_rng(0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,17 +220,28 @@ def test_scorer_rejects_bad_rate_and_callables_read_the_tracks():
 # ---------------------------------------------------------------------------------------------
 # Runner and script
 # ---------------------------------------------------------------------------------------------
-def test_simulate_video_is_deterministic_and_equal_counts():
+def test_simulate_video_is_deterministic_and_equal_counts(monkeypatch):
+    import contextlib
+
+    import sim.runner
+
     plan = SimulationPlan(n_videos=1, spec=LayoutSpec(min_duration_s=120, max_duration_s=240))
     a = simulate_video(plan, 0, 0.5, 0.1)
     b = simulate_video(plan, 0, 0.5, 0.1)
     assert a == b
     for preset, rows in a.items():
+        assert list(rows) == plan.methods(preset)
         k = rows["air"]["frames"]
-        assert rows["uniform"]["frames"] == k and rows["clip_topk"]["frames"] == k
+        assert all(rows[name]["frames"] == k for name in plan.preset_baselines(preset)), "baselines at A.I.R.'s count"
         cfg = AIRConfig.from_preset(preset)
-        for name in ("air", "air_spread", "air_spread_explore"):
+        for name in plan.air_runs(preset):
             assert rows[name]["analyzed"] <= cfg.candidates_per_round * cfg.max_rounds
+    assert set(ABLATIONS) <= set(a["default"]) and not set(ABLATIONS) & set(a["efficient_16_4_4"])
+    assert set(BASELINES) <= set(a["default"]) and set(a["efficient_16_4_4"]) >= set(BASELINES) - {"mdp3"}
+    assert a["default"]["air_ablate_analysis"]["analyzed"] == 0
+    # fitting each GMM once per video changes no figure
+    monkeypatch.setattr(sim.runner, "memoized_gmm", contextlib.nullcontext)
+    assert simulate_video(plan, 0, 0.5, 0.1) == a
 
 
 def test_quick_run_writes_every_key(tmp_path, capsys):
@@ -206,11 +260,12 @@ def test_quick_run_writes_every_key(tmp_path, capsys):
         assert set(setting) >= {"clip_noise", "analysis_error_rate", "n_videos", "presets"}
         for preset in ("default", "efficient_16_8_4", "efficient_16_4_4"):
             figs = setting["presets"][preset]
-            for method in data["methods"]:
+            assert list(figs) == data["methods_per_preset"][preset]
+            for method in data["methods_per_preset"][preset]:
                 assert set(figs[method]) >= {"hit_rate", "precision", "coverage", "redundancy", "mean_frames"}
                 for value in (figs[method]["hit_rate"], figs[method]["precision"], figs[method]["coverage"]):
                     assert 0.0 <= value <= 1.0
-            for method in ("air", "air_spread", "air_spread_explore"):
+            for method in (m for m in figs if m.startswith("air")):
                 assert figs[method]["analyzed_max"] <= data["analyzed_bound_per_preset"][preset]
     assert data["analyzed_max"] <= 72 and data["analyzed_within_bound"] is True
     checks = data["expectation_checks_default"]
@@ -219,8 +274,13 @@ def test_quick_run_writes_every_key(tmp_path, capsys):
         figs = setting["presets"]["default"]
         assert row["hit_gap_vs_topk"] == round(figs["air"]["hit_rate"] - figs["clip_topk"]["hit_rate"], 4)
         assert row["air_spread"]["coverage"] == round(figs["air_spread"]["coverage"] - figs["air"]["coverage"], 4)
+    assert data["methods"] == ["uniform", "clip_topk", "bolt", "aks", "mdp3", "air", *ABLATIONS, "air_spread",
+                               "air_spread_explore"]
     printed = capsys.readouterr().out
     assert "SIMULATION" in printed and "| noise | err |" in printed and "QUALITY.md expectations" in printed
+    assert "| method | 0.1 / 0.1 | 1 / 0.1 |" in printed
+    for label in ("| BOLT |", "| AKS-style |", "| MDP3-style |", "| A.I.R. w/o LDS |", "| A.I.R. + spread (S) |"):
+        assert label in printed
 
 
 def test_run_simulation_same_figures_with_one_or_two_processes():

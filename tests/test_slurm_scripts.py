@@ -55,7 +55,7 @@ exit "${FAKE_EXIT:-0}"
 
 def test_scripts_exist():
     names = {path.name for path in SCRIPTS}
-    assert {"run_benchmark.sh", "air.sbatch", "uniform.sbatch", "baseline.sbatch"} <= names
+    assert {"run_benchmark.sh", "air.sbatch", "uniform.sbatch", "baseline.sbatch", "table.sbatch"} <= names
     assert (SLURM / "README.md").is_file()
 
 
@@ -276,6 +276,76 @@ def test_dry_run_prints_the_command_without_launching(env_setup):
     result = run("air.sbatch", env, DRY_RUN="1")
     assert result.returncode == 0, result.stderr
     assert "accelerate launch" in result.stdout and "--model hvp" in result.stdout
+    assert not (tmp_path / "args.txt").exists()
+
+
+# ---------------------------------------------------------------- table.sbatch: every run of one paper table
+@pytest.fixture
+def table_env(env_setup):
+    """env_setup plus a `python` in the stand-in venv (table.sbatch reads the run configs with it)."""
+    env, tmp_path = env_setup
+    (Path(env["AIR_VENV"]) / "bin" / "python").symlink_to(sys.executable)
+    env = {**env, "TABLE": "tab1"}
+    env.pop("PRETRAINED")
+    return env, tmp_path
+
+
+def test_table_template_runs_job_i_of_the_table_through_the_launcher(table_env):
+    sys.path.insert(0, str(REPO / "scripts"))
+    import paper_tables
+
+    env, tmp_path = table_env
+    result = run("table.sbatch", env, FAKE_WRITE_RESULTS="1", SLURM_ARRAY_TASK_ID="7",
+                 TABLE_MODEL_ARGS_EXTRA="decoder=pyav")
+    assert result.returncode == 0, result.stderr
+    row, task = paper_tables.TABLES["tab1"].jobs()[7]
+    assert (row.run, task) == ("air_internvl3", "longvideobench_val_v_hvp")
+    args = recorded_args(tmp_path)
+    assert arg_after(args, "--model") == "hvp" and arg_after(args, "--tasks") == task
+    run_dir = tmp_path / "out" / task / "hvp" / "air_internvl3"
+    assert arg_after(args, "--output_path") == str(run_dir)
+    model_args = arg_after(args, "--model_args")
+    assert model_args == ("pretrained=OpenGVLab/InternVL3-8B-hf,clip_model=open_clip:EVA02-L-14/merged2b_s4b_b131k,"
+                          f"trace_dir={run_dir / 'traces'},resume=True,preset=default,decoder=pyav")
+    # what lmms-eval will record for this job fills exactly the row's cell in collect_results --table
+    config = paper_tables.load_run("air_internvl3")
+    assert paper_tables.run_identity("hvp", paper_tables.parse_model_args(model_args)) == \
+        paper_tables.run_identity(config.model, config.model_args)
+    assert "run config:" in result.stdout and "air_internvl3.yaml" in result.stdout
+
+
+def test_table_template_uniform_row_loads_no_clip_and_notes_a_replaced_backbone(table_env):
+    env, tmp_path = table_env
+    result = run("table.sbatch", env, FAKE_WRITE_RESULTS="1", SLURM_ARRAY_TASK_ID="30",
+                 PRETRAINED="Qwen/Qwen2.5-VL-7B-Instruct")
+    assert result.returncode == 0, result.stderr
+    args = recorded_args(tmp_path)
+    assert arg_after(args, "--model") == "air_uniform" and arg_after(args, "--tasks") == "videomme_hvp"
+    assert arg_after(args, "--model_args").startswith("pretrained=Efficient-Large-Model/Llama-3-VILA1.5-8B,trace_dir=")
+    assert arg_after(args, "--model_args").endswith(",resume=True,num_frames=8")
+    assert "PRETRAINED=Qwen/Qwen2.5-VL-7B-Instruct from the environment is replaced" in result.stdout
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"TABLE": None}, "set TABLE to a table of scripts/paper_tables.py"),
+    ({"TABLE": "tab9"}, "invalid choice: 'tab9'"),
+    ({"SLURM_ARRAY_TASK_ID": "40"}, "Invalid job index 40 for table tab1. Expected 0..39 (sbatch --array=0-39)."),
+    ({"SLURM_ARRAY_TASK_ID": None}, "no job index: submit as an array job"),
+    ({"AIR_VENV": None}, "set AIR_VENV to a Python venv or AIR_CONDA_ENV"),
+])
+def test_table_template_errors_are_explained_before_launching(table_env, extra, message):
+    env, tmp_path = table_env
+    result = run("table.sbatch", env, **extra)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "args.txt").exists()
+
+
+def test_table_template_dry_run(table_env):
+    env, tmp_path = table_env
+    result = run("table.sbatch", env, DRY_RUN="1", TABLE="selectors", TASK_INDEX="20", SLURM_ARRAY_TASK_ID=None)
+    assert result.returncode == 0, result.stderr
+    assert "--model air_mdp3" in result.stdout and "--tasks videomme_hvp" in result.stdout
     assert not (tmp_path / "args.txt").exists()
 
 

@@ -1,4 +1,4 @@
-"""Selection quality in simulation (QUALITY.md): uniform vs CLIP top-k vs A.I.R. at equal frame counts.
+"""Selection quality in simulation (QUALITY.md): every selector the project ships, at equal frame counts.
 
 No pretrained model runs on these machines, so this is a SIMULATION: synthetic videos of 2-40 minutes
 at 30 fps with 1-2 short evidence segments (4-15 s) or one long event (20-90 s), 1-3 distractor
@@ -7,19 +7,24 @@ of several levels (std in units of the evidence's similarity lift). The "VLM" sc
 and every other frame 1-3, misjudging a frame with a given error rate. A.I.R. runs through the
 product's own `air.selection.select_frames` (default preset and the (16, 8, 4) and (16, 4, 4)
 efficiency presets, each also with the opt-in `spread_candidates`, alone and with
-`spread_explore_frac=0.5`); uniform sampling and CLIP top-k (over the noisy 1-FPS samples) take
-exactly as many frames as A.I.R. (paper variant) returned for that video.
+`spread_explore_frac=0.5`; the default preset also with each of the paper's four ablations). The
+fixed-budget baselines are the product's own functions from `baselines.selectors` (uniform, CLIP
+top-k, BOLT, AKS-style, and in the default preset MDP3-style) over the noisy 1-FPS samples; MDP3
+reads synthetic embeddings whose cosine to the query reproduces the noisy track exactly
+(sim/embeddings.py). Each baseline takes exactly as many frames as A.I.R. (paper variant) returned
+for that video under the same preset. The default preset's table is the one with every selector.
 
 Figures per setting, preset and method (means over videos): hit_rate, precision, coverage, redundancy,
-mean_frames, and for A.I.R. analyzed_mean / analyzed_max (frames sent to the VLM). See sim/metrics.py.
+mean_frames, and for A.I.R. runs analyzed_mean / analyzed_max (frames sent to the VLM). See sim/metrics.py.
 JSON keys: settings[] (clip_noise, analysis_error_rate, n_videos, presets -> method -> figures),
-analyzed_max (over every preset, setting and A.I.R. variant; QUALITY.md bound C * I_max per preset in
-analyzed_bound_per_preset, analyzed_within_bound), expectation_checks_default (QUALITY.md's expectations
-as differences A - T, A - U and spread variant - A), run_time_s, machine, date.
+methods (every method, table order), methods_per_preset, analyzed_max (over every preset, setting and
+A.I.R. run; QUALITY.md bound C * I_max per preset in analyzed_bound_per_preset, analyzed_within_bound),
+expectation_checks_default (QUALITY.md's expectations as differences A - T, A - U and opt-in variant - A),
+run_time_s, machine, date.
 Exit status 1 if any A.I.R. run analysed more than C * I_max frames.
 
 Usage: python scripts/benchmarks/simulate_selection.py --json PATH [--videos N] [--seed S] [--quick]
-       [--workers W]
+       [--workers W] [--presets P [P ...]] [--noise X [X ...]] [--errors E [E ...]]
 """
 
 from __future__ import annotations
@@ -35,37 +40,55 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sim.runner import SimulationPlan, run_simulation
+from sim.runner import PRESETS, SimulationPlan, run_simulation
 
 QUICK = {"noise_levels": (0.1, 1.0), "error_rates": (0.1,), "n_videos": 4}
-METHOD_LABELS = {"uniform": "U", "clip_topk": "T", "air": "A", "air_spread": "S", "air_spread_explore": "X"}
-FIGURES = (("hit_rate", "hit"), ("precision", "prec"), ("coverage", "cov"), ("redundancy", "red"))
+METHOD_LABELS = {
+    "uniform": "uniform (U)", "clip_topk": "CLIP top-k (T)", "bolt": "BOLT", "aks": "AKS-style", "mdp3": "MDP3-style",
+    "air": "A.I.R. (A)", "air_ablate_threshold": "A.I.R. w/o threshold", "air_ablate_ranking": "A.I.R. w/o ranking",
+    "air_ablate_analysis": "A.I.R. w/o VLM analysis", "air_ablate_lds": "A.I.R. w/o LDS",
+    "air_spread": "A.I.R. + spread (S)", "air_spread_explore": "A.I.R. + spread + explore (X)",
+}
+SHORT_LABELS = {"uniform": "U", "clip_topk": "T", "air": "A", "air_spread": "S", "air_spread_explore": "X"}
+FIGURES = (("hit_rate", "hit rate"), ("precision", "precision"), ("coverage", "coverage"),
+           ("redundancy", "redundancy"), ("mean_frames", "mean final frames"))
+
+
+def _setting_label(setting: dict) -> str:
+    return f"{setting['clip_noise']:g} / {setting['analysis_error_rate']:g}"
+
+
+def figure_matrix(result: dict, preset: str, key: str) -> str:
+    """One Markdown table: a row per method of `preset`, a column per setting (CLIP noise / VLM error).
+
+    key: a figure of sim/metrics.aggregate, or "analyzed" for "mean / max" frames rated (A.I.R. rows only).
+    """
+    settings = result["settings"]
+    lines = ["| method | " + " | ".join(_setting_label(s) for s in settings) + " |",
+             "|---|" + "---:|" * len(settings)]
+    for method in result["methods_per_preset"][preset]:
+        cells = []
+        for setting in settings:
+            figs = setting["presets"][preset][method]
+            if key == "analyzed":
+                cells.append(f"{figs['analyzed_mean']:.1f} / {figs['analyzed_max']}" if "analyzed_mean" in figs else "-")
+            else:
+                cells.append(f"{figs[key]:.1f}" if key == "mean_frames" else f"{figs[key]:.2f}")
+        if key == "analyzed" and set(cells) == {"-"}:
+            continue
+        lines.append(f"| {METHOD_LABELS.get(method, method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def format_table(result: dict) -> str:
-    """A Markdown table per preset: one row per setting, each figure for every method."""
+    """Per preset, one method x setting table per figure (columns: CLIP noise / VLM error rate)."""
     lines: list[str] = []
-    methods = result["methods"]
-    labels = [METHOD_LABELS.get(m, m) for m in methods]
-    air_methods = [m for m in methods if m.startswith("air")]
     for preset in result["presets"]:
         bound = result["analyzed_bound_per_preset"][preset]
-        lines.append(f"\n### preset {preset} (analysed bound C * I_max = {bound})")
-        lines.append("methods: " + ", ".join(f"{METHOD_LABELS.get(m, m)} = {m}" for m in methods))
-        head = ["noise", "err"]
-        for _, short in FIGURES:
-            head += [f"{short} {label}" for label in labels]
-        head += ["frames"] + [f"analysed {METHOD_LABELS.get(m, m)} mean/max" for m in air_methods]
-        lines.append("| " + " | ".join(head) + " |")
-        lines.append("|" + "---|" * len(head))
-        for setting in result["settings"]:
-            figs = setting["presets"][preset]
-            row = [f"{setting['clip_noise']:g}", f"{setting['analysis_error_rate']:g}"]
-            for key, _ in FIGURES:
-                row += [f"{figs[m][key]:.2f}" for m in methods]
-            row.append(" / ".join(f"{figs[m]['mean_frames']:.1f}" for m in air_methods))
-            row += [f"{figs[m]['analyzed_mean']:.1f} / {figs[m]['analyzed_max']}" for m in air_methods]
-            lines.append("| " + " | ".join(row) + " |")
+        lines.append(f"\n### preset {preset} (analysed bound C * I_max = {bound}); columns: CLIP noise / VLM error")
+        for key, title in (*FIGURES, ("analyzed", "frames rated by the VLM, mean / max")):
+            lines.append(f"\n{title}\n")
+            lines.append(figure_matrix(result, preset, key))
     return "\n".join(lines)
 
 
@@ -88,7 +111,7 @@ def expectation_checks(result: dict, preset: str = "default") -> list[dict]:
             "precision_gain_vs_topk": round(a["precision"] - t["precision"], 4),
             "coverage_gain_vs_topk": round(a["coverage"] - t["coverage"], 4),
         }
-        for variant in (m for m in result["methods"] if m.startswith("air_")):
+        for variant in result["opt_in_variants"]:
             v = figs[variant]
             row[variant] = {k: round(v[k] - a[k], 4) for k in ("hit_rate", "precision", "coverage", "redundancy")}
         rows.append(row)
@@ -99,7 +122,7 @@ def format_checks(rows: list[dict]) -> str:
     variants = [k for k in rows[0] if k.startswith("air_")]
     head = ["noise", "err", "hit A-T", "within 0.05", "hit A-U", "prec A-T", "cov A-T"]
     for v in variants:
-        head += [f"{METHOD_LABELS.get(v, v)}-A {k}" for k in ("hit", "prec", "cov", "red")]
+        head += [f"{SHORT_LABELS.get(v, v)}-A {k}" for k in ("hit", "prec", "cov", "red")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [f"{r['clip_noise']:g}", f"{r['analysis_error_rate']:g}", f"{r['hit_gap_vs_topk']:+.2f}",
@@ -118,10 +141,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="2 settings x 4 videos: a smoke run")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default 2)")
+    parser.add_argument("--presets", nargs="+", choices=PRESETS, help=f"presets to run (default: all of {PRESETS})")
+    parser.add_argument("--noise", nargs="+", type=float, help="CLIP noise levels (default 0.1 0.5 1 2)")
+    parser.add_argument("--errors", nargs="+", type=float, help="VLM error rates (default 0.05 0.2)")
     args = parser.parse_args(argv)
     fields = dict(QUICK) if args.quick else {}
     if args.videos is not None:
         fields["n_videos"] = args.videos
+    for name, value in (("presets", args.presets), ("noise_levels", args.noise), ("error_rates", args.errors)):
+        if value:
+            fields[name] = tuple(value)
+    if "default" not in fields.get("presets", PRESETS):
+        parser.error("Invalid --presets: the default preset is required (the QUALITY.md checks and ablations use it).")
     plan = SimulationPlan(seed=args.seed, **fields)
     if plan.n_videos < 1:
         parser.error(f"Invalid --videos: {plan.n_videos}. Expected an int >= 1.")
@@ -137,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         "error_rates": list(plan.error_rates),
         "presets": list(plan.presets),
         "variants": plan.variants,
-        "methods": ["uniform", "clip_topk", *plan.variants],
+        "ablations": plan.ablations,
+        "opt_in_variants": [m for m in plan.variants if m != "air"],
+        "methods": list(dict.fromkeys(m for p in plan.presets for m in plan.methods(p))),
         "layout": asdict(plan.spec),
         **figures,
         "run_time_s": round(elapsed, 2),

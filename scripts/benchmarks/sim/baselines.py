@@ -1,26 +1,55 @@
-"""The two baselines A.I.R. is compared with at the same number of final frames k."""
+"""The fixed-budget selectors A.I.R. is compared with, run on one simulated video.
+
+Each is the product's own pure function from `baselines.selectors` (what `air_uniform`, `air_clip_topk`,
+`air_bolt`, `air_aks` and `air_mdp3` call), fed the simulated 1-FPS samples, their noisy CLIP scores
+and (MDP3) synthetic embeddings that reproduce those scores (sim/embeddings.py). Every selector gets
+the same number of frames k. Uniform takes the centres of k equal parts of the video
+(int((j + 0.5) * N / k), transformers' InternVL rule); the others use their papers' defaults.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 
+from baselines.selectors import (
+    aks_frames,
+    inverse_transform_frames,
+    mdp3_frames,
+    shifted_arange_frames,
+    topk_frames,
+)
 
-def uniform_frames(n_frames: int, k: int) -> np.ndarray:
-    """int64 (min(k, n_frames),): k evenly spaced frames, the centre of each of k equal parts."""
-    if n_frames < 1 or k < 0:
-        raise ValueError(f"Invalid uniform request: n_frames={n_frames}, k={k}. Expected n_frames >= 1, k >= 0.")
-    k = min(k, n_frames)
-    return np.floor((np.arange(k) + 0.5) * n_frames / max(k, 1)).astype(np.int64)
+from .embeddings import synthetic_embeddings
+from .tracks import VideoLayout
 
 
-def clip_topk_frames(sample_frames: np.ndarray, sample_scores: np.ndarray, k: int) -> np.ndarray:
-    """int64 (min(k, n),) sorted: the k samples with the highest CLIP score (ties: earlier frame).
+@dataclass
+class SimVideo:
+    """One simulated video as the selectors see it: samples int64 (n,), their noisy raw cosine float64 (n,).
 
-    sample_frames int (n,) the 1-FPS sample indices; sample_scores float (n,) their noisy similarity.
+    embedding_rng: the generator the synthetic embeddings are drawn from (only when a selector asks).
     """
-    frames = np.asarray(sample_frames, dtype=np.int64)
-    scores = np.asarray(sample_scores, dtype=np.float64)
-    if frames.shape != scores.shape:
-        raise ValueError(f"Invalid sample_scores: shape {scores.shape}. Expected the shape of sample_frames {frames.shape}.")
-    order = np.lexsort((frames, -scores))
-    return np.sort(frames[order[: max(k, 0)]])
+
+    layout: VideoLayout
+    samples: np.ndarray
+    scores: np.ndarray
+    embedding_rng: np.random.Generator
+    _embeddings: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(image embeddings float64 (n, D), query embedding float64 (D,)), drawn once."""
+        if self._embeddings is None:
+            self._embeddings = synthetic_embeddings(self.layout, self.samples, self.scores, self.embedding_rng)
+        return self._embeddings
+
+
+SELECTORS: dict[str, Callable[[SimVideo, int], np.ndarray]] = {
+    "uniform": lambda v, k: shifted_arange_frames(v.layout.n_frames, k),
+    "clip_topk": lambda v, k: topk_frames(v.samples, v.scores, k),
+    "bolt": lambda v, k: inverse_transform_frames(v.samples, v.scores, k),
+    "aks": lambda v, k: aks_frames(v.samples, v.scores, k),
+    "mdp3": lambda v, k: mdp3_frames(v.samples, *v.embeddings(), k),
+}

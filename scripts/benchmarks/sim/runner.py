@@ -1,13 +1,16 @@
-"""Run uniform, CLIP top-k and A.I.R. variants on simulated videos and average the figures.
+"""Run every selector (fixed-budget baselines, A.I.R., its ablations and opt-in variants) on simulated videos.
 
 One task = one (setting, video) pair. A video's layout and clean CLIP track depend only on
 (seed, video); its CLIP noise on (seed, video, noise level); its analysis verdicts on
-(seed, video, error rate). So every setting sees the same videos, and every method the same
-tracks and verdicts: the comparisons are paired.
+(seed, video, error rate); its synthetic embeddings' shots and jitter on (seed, video). So every
+setting sees the same videos, and every method the same tracks and verdicts: the comparisons are
+paired. The baselines take exactly as many frames as A.I.R. (paper variant) returned for the video
+under the same preset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterator
@@ -17,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from air.config import AIRConfig
+from air.Process_Utils import sample_logic
 from air.Process_Utils.sample_logic import initial_sample_indices
 from air.selection import select_frames
 
-from .baselines import clip_topk_frames, uniform_frames
+from .baselines import SELECTORS, SimVideo
 from .metrics import EvidenceIndex, aggregate
 from .scorers import TrackAnalysis, TrackSimilarity, analysis_scores
 from .tracks import (
@@ -38,6 +42,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "air_spread": {"spread_candidates": True},
     "air_spread_explore": {"spread_candidates": True, "spread_explore_frac": 0.5},
 }
+# The paper's Tab. 4 ablations, run for the presets in SimulationPlan.full_presets (default only:
+# each costs as much as A.I.R. itself).
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "air_ablate_threshold": {"ablate_threshold": True},
+    "air_ablate_ranking": {"ablate_ranking": True},
+    "air_ablate_analysis": {"ablate_analysis": True},
+    "air_ablate_lds": {"ablate_lds": True},
+}
+# Fixed-budget selectors (sim/baselines.py), each at A.I.R.'s frame count of the video and preset.
+BASELINES = tuple(SELECTORS)
+# Run only for SimulationPlan.full_presets: MDP3's dynamic programme costs about as much as all the
+# A.I.R. runs of a video together.
+FULL_PRESET_ONLY = ("mdp3",)
 
 
 @dataclass(frozen=True)
@@ -51,9 +68,31 @@ class SimulationPlan:
     presets: tuple[str, ...] = PRESETS
     variants: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(VARIANTS))
     spec: LayoutSpec = field(default_factory=LayoutSpec)
+    ablations: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(ABLATIONS))
+    full_presets: tuple[str, ...] = ("default",)  # presets that also run the ablations and FULL_PRESET_ONLY
+    baselines: tuple[str, ...] = BASELINES
 
     def settings(self) -> list[tuple[float, float]]:
         return [(noise, err) for noise in self.noise_levels for err in self.error_rates]
+
+    def air_runs(self, preset: str) -> dict[str, dict[str, Any]]:
+        """The A.I.R. runs of one preset: "air" first, then its ablations (if any), then the opt-in variants."""
+        runs = {"air": self.variants.get("air", {})}
+        if preset in self.full_presets:
+            runs.update(self.ablations)
+        runs.update({k: v for k, v in self.variants.items() if k != "air"})
+        return runs
+
+    def preset_baselines(self, preset: str) -> list[str]:
+        """The fixed-budget baselines run for one preset (FULL_PRESET_ONLY ones only in full_presets)."""
+        unknown = [b for b in self.baselines if b not in SELECTORS]
+        if unknown:
+            raise ValueError(f"Invalid baselines: {unknown}. Expected names among {list(SELECTORS)}.")
+        return [b for b in self.baselines if preset in self.full_presets or b not in FULL_PRESET_ONLY]
+
+    def methods(self, preset: str) -> list[str]:
+        """Every method of one preset in table order: baselines, then the A.I.R. runs."""
+        return [*self.preset_baselines(preset), *self.air_runs(preset)]
 
 
 def _rng(*keys: int) -> np.random.Generator:
@@ -63,6 +102,32 @@ def _rng(*keys: int) -> np.random.Generator:
 def _level_key(value: float) -> int:
     """A stable integer for a noise level or error rate (its value in thousandths)."""
     return round(value * 1000)
+
+
+@contextlib.contextmanager
+def memoized_gmm():
+    """Within the block, `sample_logic.gmm_threshold` fits each (scores, gamma, seed) only once.
+
+    Every A.I.R. run of a simulated video fits the same Gaussian mixture to the same sample scores;
+    the fit is a pure function of its arguments (fixed random_state), so reusing it changes no
+    figure (tests/test_simulation.py checks this) and makes the simulation several times faster.
+    The selection loop reads the function through the module, so swapping the module attribute
+    reaches it.
+    """
+    original = sample_logic.gmm_threshold
+    fits: dict[tuple, Any] = {}
+
+    def fit_once(scores, gamma=0.7, random_state=0):
+        key = (np.asarray(scores, dtype=np.float64).tobytes(), float(gamma), int(random_state))
+        if key not in fits:
+            fits[key] = original(scores, gamma, random_state)
+        return fits[key]
+
+    sample_logic.gmm_threshold = fit_once
+    try:
+        yield
+    finally:
+        sample_logic.gmm_threshold = original
 
 
 def simulate_video(plan: SimulationPlan, video: int, noise: float, error_rate: float) -> dict[str, Any]:
@@ -78,22 +143,24 @@ def simulate_video(plan: SimulationPlan, video: int, noise: float, error_rate: f
     index = EvidenceIndex(layout)
     samples = initial_sample_indices(layout.n_frames, layout.fps, 1.0)
     similarity = TrackSimilarity(track)
+    sim_video = SimVideo(layout, samples, track[samples], _rng(plan.seed, video, 3))
     out: dict[str, Any] = {}
-    for preset in plan.presets:
-        rows: dict[str, dict[str, Any]] = {}
-        for name, overrides in plan.variants.items():
-            config = AIRConfig.from_preset(preset, **overrides)
-            analysis = TrackAnalysis(scores)
-            sel = select_frames(layout.n_frames, layout.fps, similarity, analysis, config)
-            row: dict[str, Any] = index.video_metrics(sel.frame_indices)
-            row["analyzed"] = sel.n_analyzed
-            row["stop"] = sel.stop_reason
-            row["fallbacks"] = list(sel.fallback_reasons)
-            rows[name] = row
-        k = int(rows["air"]["frames"])
-        rows["uniform"] = index.video_metrics(uniform_frames(layout.n_frames, k))
-        rows["clip_topk"] = index.video_metrics(clip_topk_frames(samples, track[samples], k))
-        out[preset] = rows
+    with memoized_gmm():
+        for preset in plan.presets:
+            rows: dict[str, dict[str, Any]] = {}
+            for name, overrides in plan.air_runs(preset).items():
+                config = AIRConfig.from_preset(preset, **overrides)
+                analysis = TrackAnalysis(scores)
+                sel = select_frames(layout.n_frames, layout.fps, similarity, analysis, config)
+                row: dict[str, Any] = index.video_metrics(sel.frame_indices)
+                row["analyzed"] = sel.n_analyzed
+                row["stop"] = sel.stop_reason
+                row["fallbacks"] = list(sel.fallback_reasons)
+                rows[name] = row
+            k = int(rows["air"]["frames"])
+            for name in plan.preset_baselines(preset):
+                rows[name] = index.video_metrics(SELECTORS[name](sim_video, k))
+            out[preset] = {method: rows[method] for method in plan.methods(preset)}
     return out
 
 
@@ -129,27 +196,26 @@ def _results(plan: SimulationPlan, workers: int) -> Iterator[tuple[int, dict[str
             yield s, r
 
 
-METHOD_ORDER = ("uniform", "clip_topk")
-
-
 def run_simulation(plan: SimulationPlan, workers: int = 1) -> dict[str, Any]:
     """Simulate every setting of `plan`; returns the JSON-ready figures (see simulate_selection.py)."""
     if plan.n_videos < 1:
         raise ValueError(f"Invalid n_videos: {plan.n_videos}. Expected an int >= 1.")
+    for preset in plan.presets:
+        plan.methods(preset)  # raises on an unknown baseline before any work
     settings = plan.settings()
     per_setting: list[list[dict[str, Any]]] = [[] for _ in settings]
     for s, result in _results(plan, workers):
         per_setting[s].append(result)
-    methods = METHOD_ORDER + tuple(plan.variants)
     out_settings = []
     for (noise, err), videos in zip(settings, per_setting):
         presets: dict[str, Any] = {}
         for preset in plan.presets:
             figures: dict[str, Any] = {}
-            for method in methods:
+            air_runs = plan.air_runs(preset)
+            for method in plan.methods(preset):
                 rows = [v[preset][method] for v in videos]
                 figures[method] = aggregate(rows)
-                if method in plan.variants:
+                if method in air_runs:
                     figures[method]["stop_reasons"] = dict(sorted(Counter(r["stop"] for r in rows).items()))
                     figures[method]["fallbacks"] = dict(sorted(Counter(f for r in rows for f in r["fallbacks"]).items()))
             presets[preset] = figures
@@ -159,11 +225,12 @@ def run_simulation(plan: SimulationPlan, workers: int = 1) -> dict[str, Any]:
         cfg = AIRConfig.from_preset(preset)
         bounds[preset] = cfg.candidates_per_round * cfg.max_rounds
     analyzed_max = {
-        preset: max(s["presets"][preset][m]["analyzed_max"] for s in out_settings for m in plan.variants)
+        preset: max(s["presets"][preset][m]["analyzed_max"] for s in out_settings for m in plan.air_runs(preset))
         for preset in plan.presets
     }
     return {
         "settings": out_settings,
+        "methods_per_preset": {preset: plan.methods(preset) for preset in plan.presets},
         "analyzed_max": max(analyzed_max.values()),
         "analyzed_max_per_preset": analyzed_max,
         "analyzed_bound_per_preset": bounds,

@@ -50,7 +50,7 @@ def _records(folder):
 
 
 def _data(html: str) -> dict:
-    blob = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S).group(1)
+    blob = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.DOTALL).group(1)
     return json.loads(blob)
 
 
@@ -351,3 +351,37 @@ def test_build_data_has_the_plot_colours(runs):
     from air.plotting import SCORE_COLOURS
 
     assert data["colours"]["scores"] == {str(k): v for k, v in SCORE_COLOURS.items()}
+
+
+def test_unreadable_frames_and_videos_leave_a_note_not_a_crash(tmp_path, videos):
+    import numpy as np
+
+    from air.testing.report_runs import air_trace
+
+    path, n_frames, fps = videos[0]
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    lines = []
+    for doc_id, (video, frames) in enumerate([(path, None), (path, [1, n_frames + 50]), (str(corrupt), None)]):
+        doc = Doc(task="t", doc_id=doc_id, video=video, n_frames=n_frames, fps=fps, question="q", options=[], gold="A")
+        record = {"task": "t", "doc_id": doc_id, **air_trace(doc, np.random.default_rng(doc_id))}
+        if frames:
+            record["frame_indices"] = frames
+            record.pop("timestamps_s")
+        lines.append(json.dumps(record))
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces" / "traces_rank0.jsonl").write_text("\n".join(lines) + "\n")
+    result = write_report(tmp_path / "traces", None, tmp_path / "r.html", figures=0, jobs=1)
+    sides = [r["sides"][0] for r in _data((tmp_path / "r.html").read_text())["rows"]]
+    assert sides[0]["thumbs"] and result.thumbs == 1 and result.images_failed == 2
+    assert sides[1]["thumbs"] is None and "outside the video" in sides[1]["thumbs_note"]
+    assert sides[2]["thumbs"] is None and "VideoDecodeError" in sides[2]["thumbs_note"]
+    assert [f[1] for f in sides[1]["frames"]] == [round(1 / fps, 2), round((n_frames + 50) / fps, 2)]
+
+
+def test_report_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--help"])
+    text = capsys.readouterr().out
+    assert info.value.code == 0 and text.startswith("usage: air report")
+    assert "--figures N|all" in text and "(default: 50)" in text and "--no-thumbnails" in text

@@ -40,7 +40,7 @@ from air.report.summary import run_info, task_summaries
 __all__ = ["DEFAULT_FIGURES", "ReportResult", "RunError", "build_data", "load_run", "write_report"]
 
 #: Rows that get `air plot` figures by default (None = every row); see `figure_priority`.
-DEFAULT_FIGURES = 300
+DEFAULT_FIGURES = 50
 
 
 @dataclass

@@ -134,7 +134,13 @@ def _write_strip(frames, path: Path) -> None:
 
 
 def make_thumbs(job: ThumbJob) -> list[tuple[str, str | None]]:
-    """Write the strips of one video; [(path, error or None)] per strip. Never raises."""
+    """Write the strips of one video; [(path, error or None)] per strip. Never raises.
+
+    The frames of all strips are decoded together, in time order, once each: questions on the same
+    video share frames and neighbouring frames share decoding work.
+    """
+    import numpy as np
+
     from air.Process_Utils.process_video import open_video
 
     try:
@@ -144,10 +150,25 @@ def make_thumbs(job: ThumbJob) -> list[tuple[str, str | None]]:
     out = []
     with reader:
         width = max(2, min(MAX_THUMB_WIDTH, round(THUMB_HEIGHT * reader.width / max(1, reader.height))))
-        for frames, path in job.strips:
+        wanted = sorted({int(f) for frames, _ in job.strips for f in frames if 0 <= int(f) < reader.n_frames})
+        images: dict[int, np.ndarray] = {}
+        failed: dict[int, str] = {}
+        for start in range(0, len(wanted), 256):
+            chunk = wanted[start : start + 256]
             try:
-                images, _ = reader.read(frames, size=(width, THUMB_HEIGHT))
-                _write_strip(images, path)
+                decoded, _ = reader.read(chunk, size=(width, THUMB_HEIGHT))
+                images.update(zip(chunk, decoded))
+            except Exception as exc:  # noqa: BLE001 - e.g. a truncated file: the strips it touches say why
+                failed.update(dict.fromkeys(chunk, f"{type(exc).__name__}: {exc}"))
+        for frames, path in job.strips:
+            missing = [int(f) for f in frames if int(f) not in images]
+            if missing:
+                out.append((str(path), failed.get(missing[0]) or
+                            f"frame {missing[0]} is outside the video ({reader.n_frames} frames): "
+                            "was the video replaced after the run?"))
+                continue
+            try:
+                _write_strip([images[int(f)] for f in frames], path)
                 out.append((str(path), None))
             except Exception as exc:  # noqa: BLE001
                 out.append((str(path), f"{type(exc).__name__}: {exc}"))

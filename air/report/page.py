@@ -40,7 +40,10 @@ def finite(value: Any) -> Any:
 
 def embed_json(data: Any) -> str:
     """JSON safe to place inside a <script> element: ASCII only, no `<`, `>` or `&` characters."""
-    text = json.dumps(finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    try:  # the rows are finite by construction; the walk over every value is only a safety net
+        text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        text = json.dumps(finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

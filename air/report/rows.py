@@ -14,7 +14,7 @@ from typing import Any
 from air.report.judge import Verdict, answer_of, judge_entry
 from air.report.runs import Sample
 
-TRACK_POINTS = 240
+TRACK_POINTS = 160
 #: Trace keys drawn elsewhere on the page; every other scalar key is listed in the row's details.
 SHOWN_KEYS = frozenset({
     "task", "doc_id", "method", "question_id", "video", "answer", "error", "seconds", "fps", "n_frames",
@@ -28,6 +28,10 @@ MAX_TEXT = 400
 # -- defensive readers -------------------------------------------------------------------------------
 def num(value: Any, digits: int | None = None) -> float | None:
     """A finite float (rounded to `digits`), or None for anything else (NaN, bools, None, non-numeric text)."""
+    if type(value) is float or type(value) is int:  # the common case, first (called ~10^6 times per report)
+        if not math.isfinite(value):
+            return None
+        return round(float(value), digits) if digits is not None else float(value)
     if isinstance(value, str):
         try:
             value = float(value)
@@ -39,6 +43,8 @@ def num(value: Any, digits: int | None = None) -> float | None:
 
 
 def integer(value: Any) -> int | None:
+    if type(value) is int:
+        return value
     number = num(value)
     return int(number) if number is not None and number == int(number) else None
 
@@ -134,11 +140,15 @@ def _track(record: dict, fps: float | None) -> dict[str, Any] | None:
     if not fps:
         return None
     points = []
-    for item in seq(record.get("scored")):
-        if isinstance(item, (list, tuple)) and len(item) >= 3 and (len(item) < 4 or item[3] == "sample"):
-            f, s = integer(item[0]), num(item[2])
-            if f is not None and s is not None:
-                points.append((f / fps, s))
+    for item in seq(record.get("scored")):  # [frame, raw, normalised, source]; thousands per trace: kept tight
+        try:
+            if len(item) > 3 and item[3] != "sample":
+                continue
+            f, s = int(item[0]), float(item[2])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if math.isfinite(s):
+            points.append((f / fps, s))
     n_frames = integer(record.get("n_frames"))
     frames = [integer(f) for f in seq(record.get("frame_indices"))]
     last = max([t for t, _ in points] + [f / fps for f in frames if f is not None] + [0.0])

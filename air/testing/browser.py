@@ -47,6 +47,15 @@ class BrowserError(RuntimeError):
     pass
 
 
+def _high_fd(fd: int) -> int:
+    """A copy of `fd` numbered 10 or more (so the child's 3<& / 4>& redirections cannot clobber it)."""
+    import fcntl
+
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 class Browser:
     """One headless Chromium with one page; close it (or use `with`) to end the process."""
 
@@ -59,15 +68,18 @@ class Browser:
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self._profile = tempfile.mkdtemp(prefix="air-chromium-")
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
+        to_chrome_r, self._to_chrome = (_high_fd(fd) for fd in os.pipe())
+        self._from_chrome, from_chrome_w = (_high_fd(fd) for fd in os.pipe())
         args = [*CHROMIUM_FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
                 "--remote-debugging-pipe", "about:blank"]
-        # the shell puts the pipe ends on fds 3 and 4, where --remote-debugging-pipe expects them
+        # bash puts the pipe ends on fds 3 and 4, where --remote-debugging-pipe expects them (dash's
+        # redirections take single-digit fds only, and ours are >= 10)
         script = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
-        self._proc = subprocess.Popen(["/bin/sh", "-c", script, executable, *args],
-                                      pass_fds=(to_chrome_r, from_chrome_w),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._log = Path(self._profile) / "chromium.log"
+        with open(self._log, "wb") as log:
+            self._proc = subprocess.Popen([shutil.which("bash") or "/bin/bash", "-c", script, executable, *args],
+                                          pass_fds=(to_chrome_r, from_chrome_w),
+                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
@@ -95,7 +107,7 @@ class Browser:
             if ready:
                 chunk = os.read(self._from_chrome, 1 << 20)
                 if not chunk:
-                    raise BrowserError("Chromium closed the DevTools pipe (did it crash?).")
+                    raise BrowserError(f"Chromium closed the DevTools pipe (did it crash?): {self._log_tail()}")
                 self._buffer += chunk
         message, _, self._buffer = self._buffer.partition(b"\0")
         return json.loads(message)
@@ -125,7 +137,10 @@ class Browser:
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._to_chrome, json.dumps(message).encode("utf-8") + b"\0")
+        try:
+            os.write(self._to_chrome, json.dumps(message).encode("utf-8") + b"\0")
+        except BrokenPipeError as exc:
+            raise BrowserError(f"Chromium is gone (exit code {self._proc.poll()}): {self._log_tail()}") from exc
         deadline = time.monotonic() + self.timeout_s
         while True:
             reply = self._read_message(deadline)
@@ -134,6 +149,12 @@ class Browser:
                     raise BrowserError(f"{method} failed: {reply['error']}")
                 return reply.get("result") or {}
             self._handle_event(reply)
+
+    def _log_tail(self) -> str:
+        try:
+            return self._log.read_text(errors="replace")[-1500:].strip() or "no output"
+        except OSError:
+            return "no output"
 
     def call(self, method: str, params: dict | None = None) -> dict:
         """Send one DevTools command to the page and return its result."""
@@ -217,7 +238,7 @@ class Browser:
         self._to_chrome = self._from_chrome = None
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

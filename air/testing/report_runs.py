@@ -11,6 +11,7 @@ reach quickly (thousands of samples, injected errors, odd fields).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,9 +116,10 @@ def write_run(
     model_dir = out / f"synthetic__{model}"
     model_dir.mkdir(parents=True, exist_ok=True)
     (out / "traces").mkdir(parents=True, exist_ok=True)
-    rank_files = [open(out / "traces" / f"traces_rank{r}.jsonl", "w", encoding="utf-8") for r in range(ranks)]
     samples: dict[str, list[dict]] = {}
-    try:
+    with contextlib.ExitStack() as stack:
+        rank_files = [stack.enter_context(open(out / "traces" / f"traces_rank{r}.jsonl", "w", encoding="utf-8"))
+                      for r in range(ranks)]
         for n, doc in enumerate(docs):
             record: dict[str, Any] = {"task": doc.task, "doc_id": doc.doc_id, "split": "test", "method": method,
                                       "question_id": f"q{doc.doc_id}", "video": doc.video}
@@ -128,15 +130,12 @@ def write_run(
             else:
                 record.update(air_trace(doc, rng, config) if method == "air" else uniform_trace(doc))
                 right = rng.random() < p_correct
-                answer = doc.gold if right else rng.choice([c for c in LETTERS[: len(doc.options)] if c != doc.gold])
+                answer = doc.gold if right else rng.choice([c for c in LETTERS[: max(2, len(doc.options))] if c != doc.gold])
                 record["answer"] = str(answer)
             record["seconds"] = round(float(rng.uniform(1, 5)), 3)
             record.update(doc.extra)
             rank_files[n % ranks].write(json.dumps(record) + "\n")
             samples.setdefault(doc.task, []).append(_sample_entry(doc, str(answer), record, videomme))
-    finally:
-        for handle in rank_files:
-            handle.close()
     results: dict[str, Any] = {}
     for task, entries in samples.items():
         path = model_dir / f"{date}_samples_{task}.jsonl"

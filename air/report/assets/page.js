@@ -51,7 +51,7 @@
   function fmt(value, digits) {
     if (value === null || value === undefined) return "–";
     if (typeof value !== "number") return String(value);
-    return Number.isInteger(value) ? String(value) : value.toFixed(digits === undefined ? 2 : digits);
+    return String(Number(value.toFixed(digits === undefined ? 2 : digits)));
   }
   function pct(value) { return value === null || value === undefined ? "–" : (100 * value).toFixed(1) + "%"; }
   function scoreColour(score) {

@@ -237,10 +237,9 @@ def write_report(
     if side_folder.is_dir():
         prune(side_folder, {p.name for p in links.values()})
         result.side_folder = side_folder
-    notes = [note for run in runs for note in run.notes]
-    result.notes = notes
+    result.notes = [note for run in runs for note in run.notes]  # shown on the page with their run
     labels = " vs ".join(r.label for r in runs)
-    page = render_page(build_data(runs, rows, notes), title or f"A.I.R. report: {labels}")
+    page = render_page(build_data(runs, rows, []), title or f"A.I.R. report: {labels}")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".html", dir=out.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

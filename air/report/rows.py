@@ -23,6 +23,7 @@ SHOWN_KEYS = frozenset({
     "question", "options",
 })
 MAX_TEXT = 400
+MAX_PROMPT = 4000  # subtitle prompts run to many KB: the page keeps their start (the trace has them whole)
 
 
 # -- defensive readers -------------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def side_part(sample: Sample | None, verdict: Verdict) -> dict[str, Any] | None:
         "ratings": ratings,
         "flags": _flags(record),
         "info": _info(record) if not partial else [],
-        "prompt": text(record.get("prompt"), 20000) if isinstance(record.get("prompt"), str) else None,
+        "prompt": text(record.get("prompt"), MAX_PROMPT) if isinstance(record.get("prompt"), str) else None,
         "metrics": verdict.metrics,
         "thumbs": None,
         "figure": None,

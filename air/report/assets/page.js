@@ -82,6 +82,7 @@
       box.append(div);
     });
     DATA.notes.forEach(function (note) { box.append(el("div", {"class": "note", text: note})); });
+    box.append(el("div", {"class": "note", text: "written " + DATA.generated + " by air report · " + ROWS.length + " rows"}));
   }
 
   // ---- summary --------------------------------------------------------------------------------

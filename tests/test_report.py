@@ -7,6 +7,7 @@ file layout); the real lmms-eval runs and the browser checks are in test_report_
 import json
 import math
 import re
+import shutil
 
 import pytest
 
@@ -119,6 +120,21 @@ def test_shared_trace_folder_needs_a_method(tmp_path, runs):
     assert {s.trace["method"] for s in load_run(traces, method="uniform").samples.values()} == {"uniform"}
     with pytest.raises(RunError, match="no trace of method 'bolt'"):
         load_run(traces, method="bolt")
+
+
+def test_results_file_picks_its_models_records_from_shared_traces(tmp_path, runs):
+    a, b, _ = runs
+    shared = tmp_path / "out"
+    for run in (a, b):
+        model_dir = next(run.glob("synthetic__*"))
+        shutil.copytree(model_dir, shared / model_dir.name)
+    (shared / "traces").mkdir()
+    (shared / "traces" / "traces_rank0.jsonl").write_text((a / "traces" / "traces_rank0.jsonl").read_text()
+                                                          + (b / "traces" / "traces_rank0.jsonl").read_text())
+    uniform = load_run(next(shared.glob("synthetic__air_uniform/*_results.json")))
+    assert uniform.method == "uniform" and any("several methods" in n for n in uniform.notes)
+    assert {s.trace["method"] for s in uniform.samples.values() if s.trace} == {"uniform"}
+    assert load_run(next(shared.glob("synthetic__hvp/*_results.json"))).method == "air"
 
 
 def test_several_results_files_use_the_latest_with_a_note(tmp_path, videos):

@@ -106,7 +106,7 @@ def _video_folders(run: Run) -> list[Path]:
 
 def _plan_media(rows: list[dict], pairs: list[list[Sample | None]], runs: list[Run], side_folder: Path, *,
                 thumbnails: bool, figures: int | None) -> tuple[list[ThumbJob], list[FigureJob], dict]:
-    """Thumbnail and figure jobs, and {(row, side): (kind, path)} of what each row links."""
+    """Thumbnail and figure jobs, and {(row index, side index, "thumbs" or "figure"): image path}."""
     folders = [_video_folders(run) for run in runs]
     thumb_jobs: dict[str, ThumbJob] = {}
     figure_jobs: list[FigureJob] = []
@@ -139,6 +139,8 @@ def _plan_media(rows: list[dict], pairs: list[list[Sample | None]], runs: list[R
                 path = side_folder / figure_name(trace, video)
                 figure_jobs.append(FigureJob(trace, video, path))
                 links[(i, k, "figure")] = path
+            elif figures == 0:
+                side["figure_note"] = "figures off (--figures 0). Draw this one with:"
             else:
                 side["figure_note"] = (f"no figure drawn for this row (figures were drawn for {figures} rows, "
                                        "changed and wrong ones first). Draw it with:")

@@ -250,9 +250,11 @@ def side_part(sample: Sample | None, verdict: Verdict) -> dict[str, Any] | None:
         "info": _info(record) if not partial else [],
         "prompt": text(record.get("prompt"), MAX_PROMPT) if isinstance(record.get("prompt"), str) else None,
         "metrics": verdict.metrics,
-        "thumbs": None,
+        "thumbs": None,  # the next four are filled in by air.report's image planning
+        "thumbs_note": None,
         "figure": None,
         "figure_note": None,
+        "plot_cmd": None,
     }
 
 

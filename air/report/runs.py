@@ -145,6 +145,9 @@ def _locate(source: Path, notes: list[str]) -> tuple[Path | None, list[Path], li
         model_dirs = sorted({p.parent for p in source.glob("*/*_samples_*.jsonl")} |
                             {p.parent for p in source.glob("*_samples_*.jsonl")})
         samples = _samples_files(model_dirs[-1], None) if model_dirs else []
+        if len(model_dirs) > 1:
+            notes.append(f"{source} holds samples files in {len(model_dirs)} folders and no results file; "
+                         f"using {model_dirs[-1]}")
     if source.is_dir():
         trace_dirs.insert(0, source / "traces")
     traces: list[Path] = []

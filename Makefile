@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.air-installed
-APT_PACKAGES := ffmpeg libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8 shellcheck
+APT_PACKAGES := ffmpeg libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8 shellcheck chromium
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
 	WANDB_MODE=disabled HF_HUB_DISABLE_TELEMETRY=1 TOKENIZERS_PARALLELISM=false
 
@@ -15,9 +15,11 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 TRANSFOR
 install: $(STAMP)
 
 # System packages: the FFmpeg libraries torchcodec loads, the ffmpeg CLI the tests and benchmarks use,
-# shellcheck for the SLURM templates. Installed only when something is missing.
+# shellcheck for the SLURM templates, chromium for the headless-browser tests of `air report` (driven
+# over its DevTools pipe: no chromedriver). Installed only when something is missing.
 apt:
 	@missing=0; command -v ffmpeg >/dev/null || missing=1; command -v shellcheck >/dev/null || missing=1; \
+	command -v chromium >/dev/null || missing=1; \
 	ldconfig -p | grep -q 'libavfilter.so.8' || missing=1; \
 	if [ $$missing = 1 ]; then \
 	  echo ">> installing system packages: $(APT_PACKAGES)"; \

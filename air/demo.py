@@ -3,8 +3,8 @@
 Builds a tiny random-weight Qwen2.5-VL and a tiny open_clip encoder once (under ~/.cache/air/tiny,
 or $AIR_DEMO_CACHE), runs `python -m lmms_eval --model hvp` on the `air_sample` task, checks the
 results file (lmms-eval exits 0 even when evaluation fails) and prints the accuracy, where the
-results, traces and figure are, and one line per sample. With real checkpoints (PRETRAINED=...,
-CLIP=...) the same command runs real models on a GPU machine.
+results, traces, figure and HTML report (`air report`) are, and one line per sample. With real
+checkpoints (PRETRAINED=..., CLIP=...) the same command runs real models on a GPU machine.
 """
 
 from __future__ import annotations
@@ -113,6 +113,10 @@ def run_demo(out_dir: str | None = None, pretrained: str | None = None, clip: st
     figure = _figure(records, output)
     if figure:
         print(f"figure:  {figure}")
+    from air.report import write_report
+
+    report = write_report(results, out=output / "report.html", figures=None, jobs=1)  # this run's results file
+    print(f"report:  {report.path}  (open it in a browser; images in {report.side_folder})")
     return 0
 
 

@@ -333,5 +333,8 @@ def test_air_demo_end_to_end(tmp_path):
     assert "old" not in text, "a previous run's traces are not mixed in"
     figure = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("figure:"))
     assert os.path.getsize(figure) > 20_000
+    report = next(line.split(":", 1)[1].split("(open", 1)[0].strip() for line in text.splitlines()
+                  if line.startswith("report:"))
+    assert report == str(out.resolve() / "report.html") and '"rows":[' in open(report).read()
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
         "air_sample_0.mp4", "air_sample_1.mp4", "air_sample_2.mp4"]

@@ -1,6 +1,6 @@
 """The `air` command line (`python -m air ...`): one module per command, each with `register(subparsers)`.
 
-Commands: select, answer, plot, export, cache, demo, sample-task-path. Modules import only argparse
+Commands: select, answer, plot, report, export, cache, demo, sample-task-path. Modules import only argparse
 and light parts of `air` at import; models, torch and matplotlib load inside the command that needs them.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from air.cli import answer, cache, demo, export, plot, select
+from air.cli import answer, cache, demo, export, plot, report, select
 from air.cli.common import CLIError
 
-COMMANDS = (select, answer, plot, export, cache, demo)
+COMMANDS = (select, answer, plot, report, export, cache, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

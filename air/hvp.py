@@ -127,6 +127,8 @@ class HVP(lmms):
         logger.info("%s: rank %d/%d on %s, traces in %s (run fingerprint %s)", self.model_id, self._rank,
                     self._world_size, self._device, self.traces.path, self.fingerprint["hash"])
         self._done = self._previous_traces() if self.resume else {}
+        if self._batch_size > 1:
+            self._log_batching()
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------
     def _setup_devices(self, load_opts: dict) -> None:
@@ -193,6 +195,18 @@ class HVP(lmms):
 
     def generate_until_multi_round(self, requests):
         raise NotImplementedError("hvp does not support multi-round generation tasks.")
+
+    def _log_batching(self) -> None:
+        """Say how requests are grouped, and what analysis_batch_size would put a whole step in one call."""
+        cfg = self.model.config
+        whole_step = cfg.candidates_per_round * self._batch_size
+        advice = ""
+        if cfg.analysis_batch_size < whole_step:
+            advice = (f"; a step of {self._batch_size} loops holds up to {whole_step} frames, so on a GPU with room "
+                      f"for it analysis_batch_size={whole_step} sends each step in one call")
+        logger.info("%s: batch_size=%d: the selection loops of %d requests at a time share their analysis calls "
+                    "(analysis_batch_size=%d)%s.", self.model_id, self._batch_size, self._batch_size,
+                    cfg.analysis_batch_size, advice)
 
     # -- selection file, fingerprint and resume --------------------------------------------------
     def _open_selection_file(self, path: str | None):

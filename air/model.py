@@ -315,6 +315,9 @@ class H_VPModel:
                     results[i] = exc
             driver = LoopDriver(self.analysis_backbone.analyze_many, self.config.analysis_batch_size)
             outcomes = driver.run([selection_job.run() for _, selection_job in started])
+            for error in driver.shared_errors:
+                logger.warning("A rating call shared by several videos failed, so their rounds were rated video by "
+                               "video (same results, more time; lower analysis_batch_size if this repeats): %s", error)
             for (i, selection_job), outcome in zip(started, outcomes):
                 if isinstance(outcome, Exception):
                     results[i] = outcome

@@ -63,7 +63,9 @@ class LoopDriver:
     batch_size: most items per analyze_items call (the configuration's analysis_batch_size); a
     video's own fallback analysis uses its loop's config.analysis_batch_size.
     Counters after `run`: steps, analysis_calls (shared calls made, failed ones included),
-    solo_rounds (rounds that were analysed one video at a time after the shared path failed).
+    solo_rounds (rounds that were analysed one video at a time after the shared path failed), and
+    shared_errors: one message per shared call that failed (for the caller to log; results are not
+    affected).
     """
 
     def __init__(self, analyze_items: AnalyzeItemsFn, batch_size: int):
@@ -74,6 +76,7 @@ class LoopDriver:
         self.steps = 0
         self.analysis_calls = 0
         self.solo_rounds = 0
+        self.shared_errors: list[str] = []
 
     def run(self, runs: Sequence[LoopRun]) -> list[Selection | Exception]:
         """Each run's Selection, or the exception that ended its loop, in the order of `runs`."""
@@ -138,7 +141,10 @@ class LoopDriver:
                 out = list(self.analyze_items([item for _, _, item in chunk]))
                 if len(out) != len(chunk):
                     raise ValueError(f"analyze_items returned {len(out)} scores for {len(chunk)} items")
-            except Exception:  # each video of the chunk is analysed again on its own (run's `analyze`)
+            except Exception as exc:  # each video of the chunk is analysed again on its own (run's `analyze`)
+                videos = sorted({entry.index for entry, _, _ in chunk})
+                self.shared_errors.append(f"{type(exc).__name__}: {exc} (a call of {len(chunk)} frames of "
+                                          f"videos {videos})")
                 for entry, _, _ in chunk:
                     entry.scores = None
                 continue

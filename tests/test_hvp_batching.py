@@ -92,6 +92,25 @@ def test_select_many_gives_each_video_its_own_selection_with_fewer_analysis_call
         model.select_many(paths[:3], questions[:3], options[:3])  # the first error, once all are done
 
 
+def test_a_shared_call_that_runs_out_of_memory_is_logged_and_changes_nothing(model, videos, monkeypatch, caplog):
+    good, _ = videos
+    alone = [model.select(path, QUESTION, OPTIONS) for path in good]
+    real = model.analysis_backbone.analyze_many
+
+    def small_batches_only(items):
+        if len(items) > 4:  # one video's round fits, a step of three videos does not
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(items)
+
+    monkeypatch.setattr(model.analysis_backbone, "analyze_many", small_batches_only)
+    with caplog.at_level("WARNING", logger="air.model"):
+        together = model.select_many(good, [QUESTION] * 3, [OPTIONS] * 3)
+    assert [_plain(s.to_dict()) for s in together] == [_plain(s.to_dict()) for s in alone]
+    assert all("analysis_error" not in s.fallback_reasons for s in together), "rated video by video, without error"
+    warnings = [r.getMessage() for r in caplog.records if "shared by several videos failed" in r.getMessage()]
+    assert warnings and "CUDA out of memory (simulated)" in warnings[0] and "videos [0, 1, 2]" in warnings[0]
+
+
 def test_a_later_question_on_the_same_video_finds_the_samples_in_the_feature_cache(tiny, videos, tmp_path):
     pretrained, clip = tiny
     cached = H_VPModel.from_pretrained(pretrained, clip_model=clip, cache_dir=str(tmp_path / "cc"), **LOOP)
@@ -259,3 +278,26 @@ def test_uniform_baseline_with_batch_size_3_answers_as_with_1(tiny, videos, tmp_
         results.append((_generate(lm, _requests(lm, docs)), _records(lm)))
     assert results[1] == results[0]
     assert "VideoDecodeError" in results[0][1][1]["error"] and len(results[0][1]) == 4
+
+
+# ------------------------------------------------------------------------------------------- benchmark
+def test_cross_video_benchmark_reports_its_figures(monkeypatch, tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks" / "cross_video_figures.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # as when run as a script: its sibling bench_common
+    spec = importlib.util.spec_from_file_location("cross_video_figures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.cross_video_figures(n_videos=2, repeats=1, duration_s=8.0, fps=4.0, size=(64, 48),
+                                        max_new_tokens=2, work_dir=tmp_path)
+    assert result["cross_video_vs_one_by_one"] == pytest.approx(result["together_s"] / result["one_by_one_s"])
+    calls = result["analysis_calls"]
+    # analysis_batch_size = 12 x 2: every step is one call; one by one every round is one call
+    assert calls["one_by_one"] == sum(result["rounds_per_video"]) and calls["together"] == max(result["rounds_per_video"])
+    assert result["analysis_calls_cross_video_ratio"] == pytest.approx(calls["together"] / calls["one_by_one"])
+    assert result["identical_selections"] is True and result["analysis_batch_size"] == 24
+    assert module.pipeline_figures(result) == {k: result[k] for k in module.TARGETS}
+    assert set(module.behind(result)) == set(module.TARGETS)
+    assert "cross_video_vs_one_by_one" in module._table(result)

@@ -201,6 +201,8 @@ def test_a_failing_shared_chunk_sends_only_its_videos_to_the_one_video_path():
     driver = LoopDriver(SharedAnalysis(), 12)
     outcomes = driver.run([video.run() for video in videos])
     assert driver.solo_rounds == 1 and [v.solo_calls for v in videos] == [0, 1, 0]
+    (error,) = driver.shared_errors
+    assert error.startswith("RuntimeError: CUDA out of memory") and error.endswith("(a call of 12 frames of videos [1])")
     assert outcomes[1].rounds[0].errors and outcomes[1].fallback_reasons == ("analysis_error",)
     assert not outcomes[0].rounds[0].errors and not outcomes[2].rounds[0].errors
     for video, outcome in zip(videos, outcomes):

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from air.Process_Utils.process_messages import FrameScore
-from air.selection import AnalyzeFn, Selection, SelectionLoop, as_frame_score, run_analysis
+from air.selection import (
+    AnalyzeFn,
+    Selection,
+    SelectionLoop,
+    as_frame_score,
+    run_analysis,
+)
 
 #: analyze_items(items) -> one FrameScore per item, in order: the items of one chunk, any mix of videos.
 AnalyzeItemsFn = Callable[[list[Any]], Sequence[FrameScore]]

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_selection_properties import _track
 
 from air.model import AIRConfig, FrameScore, SelectionLoop, select_frames
 from air.selection import drive_loop, run_analysis
 from air.selection_driver import LoopDriver, LoopRun, drive_loops
-from test_selection_properties import _track
 
 
 class ScriptedVideo:
@@ -127,7 +127,7 @@ def video_groups(draw):
         )
         frames = st.integers(0, n_frames - 1)
         trouble = draw(st.sampled_from(["none", "none", "poison", "short", "undecodable", "clip", "mixed"]))
-        pick = lambda on: draw(st.sets(frames, max_size=6)) if on else set()  # noqa: E731
+        pick = lambda on, frames=frames: draw(st.sets(frames, max_size=6)) if on else set()  # noqa: E731
         videos.append(ScriptedVideo(
             key, n_frames, fps, draw(st.integers(0, 2**32 - 1)),
             draw(st.sampled_from(["noise", "events", "flat", "steps", "failed", "all_failed"])), config,

@@ -7,11 +7,13 @@ The backbone is picked from `pretrained`; every AIRConfig field, every backbone 
 the options below are accepted as --model_args. One bad sample never ends a run: it is logged,
 answered with "", and traced with its error.
 
-One request goes: `generate_until` -> `_answer_request` (padding repeat, resumed record, or new) ->
-`_run_request` -> `_prepare` (doc, recognition, video, question, options, prompt: a `Sample`) ->
-`process(sample)` (select and answer; baselines override it) -> one trace record. Every record
-carries the run's fingerprint (`_fingerprint_parts`), so `resume=True` reuses only records made under
-the same configuration.
+Requests go `batch_size` at a time (lmms-eval's `--batch_size N`): `generate_until` ->
+`_answer_group` (padding repeat, resumed record, or new) -> `_run_requests` -> `_prepare` per request
+(doc, recognition, video, question, options, prompt: a `Sample`) -> `process_many(samples)` (the
+selection loops of all N samples share their analysis calls, then each is answered; baselines answer
+one by one through `process`) -> one trace record per request, in request order. Answers, traces and
+per-sample error isolation are those of `--batch_size 1`. Every record carries the run's fingerprint
+(`_fingerprint_parts`), so `resume=True` reuses only records made under the same configuration.
 """
 
 from __future__ import annotations
@@ -110,7 +112,10 @@ class HVP(lmms):
         self.options = model_opts
         self._replay = self._open_selection_file(model_opts.get("selection_file"))  # fail before loading models
         self._setup_devices(load_opts)
-        self._batch_size = int(model_opts.get("batch_size") or 1)
+        self._batch_size = model_opts.get("batch_size") or 1
+        if isinstance(self._batch_size, bool) or not isinstance(self._batch_size, int) or self._batch_size < 1:
+            raise ValueError(f"Invalid batch_size: {model_opts.get('batch_size')!r}. Expected an int >= 1 "
+                             "(lmms-eval's --batch_size: the requests whose selection loops run together).")
         self._max_new_tokens = model_opts.get("max_new_tokens")
         self.model = self._load_model(model_opts, load_opts, air_args)
         self.fingerprint = make_fingerprint(self._fingerprint_parts(load_opts))
@@ -122,6 +127,8 @@ class HVP(lmms):
         logger.info("%s: rank %d/%d on %s, traces in %s (run fingerprint %s)", self.model_id, self._rank,
                     self._world_size, self._device, self.traces.path, self.fingerprint["hash"])
         self._done = self._previous_traces() if self.resume else {}
+        if self._batch_size > 1:
+            self._log_batching()
 
     # -- lmms-eval plumbing ----------------------------------------------------------------------
     def _setup_devices(self, load_opts: dict) -> None:
@@ -189,6 +196,18 @@ class HVP(lmms):
     def generate_until_multi_round(self, requests):
         raise NotImplementedError("hvp does not support multi-round generation tasks.")
 
+    def _log_batching(self) -> None:
+        """Say how requests are grouped, and what analysis_batch_size would put a whole step in one call."""
+        cfg = self.model.config
+        whole_step = cfg.candidates_per_round * self._batch_size
+        advice = ""
+        if cfg.analysis_batch_size < whole_step:
+            advice = (f"; a step of {self._batch_size} loops holds up to {whole_step} frames, so on a GPU with room "
+                      f"for it analysis_batch_size={whole_step} sends each step in one call")
+        logger.info("%s: batch_size=%d: the selection loops of %d requests at a time share their analysis calls "
+                    "(analysis_batch_size=%d)%s.", self.model_id, self._batch_size, self._batch_size,
+                    cfg.analysis_batch_size, advice)
+
     # -- selection file, fingerprint and resume --------------------------------------------------
     def _open_selection_file(self, path: str | None):
         """The loaded selection file, or None; a missing, invalid or empty file raises ValueError naming it."""
@@ -232,18 +251,20 @@ class HVP(lmms):
 
     # -- generation ------------------------------------------------------------------------------
     def generate_until(self, requests) -> list[str]:
+        """Answers in request order; `batch_size` requests at a time go through selection together."""
         from tqdm import tqdm
 
         answers: list[str] = []
         memo: dict[str, str] = {}
         bar = tqdm(total=len(requests), desc=f"{self.method_name} rank {self._rank}", disable=self._rank != 0,
                    dynamic_ncols=True)
-        for request in requests:
-            context, gen_kwargs = request.args[0], request.args[1]
-            text = self._answer_request(request, memo)
-            answers.append(text)
-            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-            bar.update(1)
+        for start in range(0, len(requests), self._batch_size):
+            group = requests[start : start + self._batch_size]
+            for request, text in zip(group, self._answer_group(group, memo)):
+                context, gen_kwargs = request.args[0], request.args[1]
+                answers.append(text)
+                self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
+                bar.update(1)
             bar.set_postfix(analysed=self.stats["frames_analyzed"], fallbacks=self.stats["fallbacks"],
                             errors=self.stats["errors"], refresh=False)
         bar.close()
@@ -252,45 +273,91 @@ class HVP(lmms):
                         self.stats["resumed"])
         return answers
 
-    def _answer_request(self, request, memo: dict[str, str]) -> str:
-        """The answer of one request: a repeat (rank padding) once, a resumed record, or a new run."""
-        key = trace_key(request.args[4], request.args[3])
-        if key in memo:  # rank padding repeats the last request: answer it once
-            return memo[key]
-        if key in self._done:
-            text = str(self._done[key].get("answer", ""))
-            self.stats["resumed"] += 1
-        else:
-            text = self._run_request(request)
-        memo[key] = text
-        return text
+    def _answer_group(self, group, memo: dict[str, str]) -> list[str]:
+        """The answers of consecutive requests: each new one run once (together), repeats and resumed ones looked up.
 
-    def _run_request(self, request) -> str:
-        """Prepare, answer and trace one request; any error is logged, traced and answered with ""."""
-        doc_id, task, split = request.args[3:6]
-        record: dict[str, Any] = {"task": task, "doc_id": doc_id, "split": split, "method": self.method_name,
-                                  "fingerprint": self.fingerprint}
+        A key seen before (lmms-eval's rank padding repeats the last request) is answered once; a key
+        traced under this run's fingerprint (resume=True) gets its stored answer; the rest run together.
+        """
+        keys = [trace_key(request.args[4], request.args[3]) for request in group]
+        new: dict[str, Any] = {}
+        for request, key in zip(group, keys):
+            if key in memo or key in new:
+                continue
+            if key in self._done:
+                memo[key] = str(self._done[key].get("answer", ""))
+                self.stats["resumed"] += 1
+            else:
+                new[key] = request
+        memo.update(zip(new, self._run_requests(list(new.values()))))
+        return [memo[key] for key in keys]
+
+    def _run_requests(self, requests) -> list[str]:
+        """Prepare, answer and trace requests (selection of all of them together); per-sample errors are
+        logged, traced and answered with "". Records are written in request order."""
+        records: list[dict[str, Any]] = []
+        docs: list[Any] = []
+        samples: list[Sample | None] = []
+        prepare_s: list[float] = []
+        for request in requests:
+            doc_id, task, split = request.args[3:6]
+            record: dict[str, Any] = {"task": task, "doc_id": doc_id, "split": split, "method": self.method_name,
+                                      "fingerprint": self.fingerprint}
+            t0 = time.perf_counter()
+            doc = sample = None
+            try:
+                doc = self.task_dict[task][split][doc_id]
+                sample = self._prepare(request, doc, record)
+            except (Exception, SystemExit) as exc:  # lmms-eval task utils call sys.exit() on a missing video
+                self._record_error(record, exc)
+            records.append(record)
+            docs.append(doc)
+            samples.append(sample)
+            prepare_s.append(time.perf_counter() - t0)
+        ready = [k for k, sample in enumerate(samples) if sample is not None]
         t0 = time.perf_counter()
-        doc = None
+        outcomes = self._process_isolated([samples[k] for k in ready])
+        shared_s = (time.perf_counter() - t0) / max(1, len(ready))
+        for k, outcome in zip(ready, outcomes):
+            if isinstance(outcome, BaseException):
+                self._record_error(records[k], outcome)
+            else:
+                text, extra = outcome
+                records[k].update(extra)
+                records[k]["answer"] = text
+        texts = []
+        for k, record in enumerate(records):
+            record["seconds"] = round(prepare_s[k] + (shared_s if k in ready else 0.0), 4)
+            self.stats["samples"] += 1
+            self.traces.write(record)
+            if docs[k] is not None:
+                remember_summary(docs[k], record)
+            texts.append(record["answer"])
+        return texts
+
+    def _record_error(self, record: dict, exc: BaseException) -> None:
+        """A failed sample: counted, logged (traceback at DEBUG), traced with its error and answered ""."""
+        self.stats["errors"] += 1
+        record.update(answer="", error=f"{type(exc).__name__}: {exc}")
+        logger.error("%s: sample %s doc_id=%s failed, answered with '': %s: %s", self.model_id, record["task"],
+                     record["doc_id"], type(exc).__name__, exc)
+        logger.debug("%s", "".join(traceback.format_exception(exc)))
+
+    def _process_isolated(self, samples: list[Sample]) -> list[tuple[str, dict] | BaseException]:
+        """`process_many`, with one sample's failure kept to that sample even if the whole call raises."""
+        if not samples:
+            return []
         try:
-            doc = self.task_dict[task][split][doc_id]
-            sample = self._prepare(request, doc, record)
-            text, extra = self.process(sample)
-            record.update(extra)
-            record["answer"] = text
-        except (Exception, SystemExit) as exc:  # lmms-eval task utils call sys.exit() on a missing video
-            self.stats["errors"] += 1
-            text = ""
-            record.update(answer="", error=f"{type(exc).__name__}: {exc}")
-            logger.error("%s: sample %s doc_id=%s failed, answered with '': %s: %s", self.model_id, task, doc_id,
-                         type(exc).__name__, exc)
-            logger.debug("%s", traceback.format_exc())
-        record["seconds"] = round(time.perf_counter() - t0, 4)
-        self.stats["samples"] += 1
-        self.traces.write(record)
-        if doc is not None:
-            remember_summary(doc, record)
-        return text
+            outcomes = list(self.process_many(samples))
+            if len(outcomes) != len(samples):
+                raise RuntimeError(f"process_many returned {len(outcomes)} results for {len(samples)} samples")
+            return outcomes
+        except (Exception, SystemExit) as exc:
+            if len(samples) == 1:
+                return [exc]
+            logger.warning("%s: answering %d samples together failed (%s: %s); answering them one by one.",
+                           self.model_id, len(samples), type(exc).__name__, exc)
+            return [outcome for sample in samples for outcome in self._process_isolated([sample])]
 
     def _prepare(self, request, doc, record: dict) -> Sample:
         """Read one request's doc into a Sample; what was decided (recognition, ids, video) goes into record."""
@@ -327,12 +394,47 @@ class HVP(lmms):
 
     def process(self, sample: Sample) -> tuple[str, dict]:
         """Answer one sample; returns (text, trace fields, with the prompt sent). Baselines override this."""
-        replay = self._replayed_frames(sample)
-        if replay is not None:
-            text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt, sample.gen_kwargs)
-            return text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path), "prompt": sent}
-        text, selection = self.model.answer(sample.video, sample.prompt, sample.question, sample.options,
-                                            sample.gen_kwargs)
+        (outcome,) = HVP._answer_samples(self, [sample])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def process_many(self, samples: list[Sample]) -> list[tuple[str, dict] | BaseException]:
+        """Answer samples together: one (text, trace fields) or the sample's exception each, in order.
+
+        A.I.R.'s selection loops of all samples share their analysis calls (H_VPModel.answer_many);
+        replayed samples (selection_file) are answered from their stored frames. Baselines that
+        override `process` only override this too (baselines.uniform.SelectorBaseline).
+        """
+        return HVP._answer_samples(self, samples)
+
+    def _answer_samples(self, samples: list[Sample]) -> list[tuple[str, dict] | BaseException]:
+        outcomes: list[Any] = [None] * len(samples)
+        selecting: list[int] = []
+        for k, sample in enumerate(samples):
+            try:
+                replay = self._replayed_frames(sample)
+                if replay is None:
+                    selecting.append(k)
+                    continue
+                text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt,
+                                                                  sample.gen_kwargs)
+                outcomes[k] = (text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path),
+                                      "prompt": sent})
+            except (Exception, SystemExit) as exc:
+                outcomes[k] = exc
+        chosen = [samples[k] for k in selecting]
+        if not chosen:
+            return outcomes
+        answered = self.model.answer_many(
+            [s.video for s in chosen], [s.prompt for s in chosen], [s.question for s in chosen],
+            [s.options for s in chosen], [s.gen_kwargs for s in chosen], return_exceptions=True)
+        for k, outcome in zip(selecting, answered):
+            outcomes[k] = outcome if isinstance(outcome, BaseException) else self._selection_trace(*outcome)
+        return outcomes
+
+    def _selection_trace(self, text: str, selection) -> tuple[str, dict]:
+        """(answer, trace fields) of a sample answered after A.I.R. selection; the run's stats counted."""
         self.stats["frames_analyzed"] += selection.n_analyzed
         self.stats["fallbacks"] += len(selection.fallbacks)
         trace = selection.to_dict()

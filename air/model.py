@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from air.base_models.base import Backbone, LoadOptions
+from air.base_models.base import AnalysisItem, Backbone, LoadOptions
 from air.config import PRESETS, AIRConfig, config_for_backbone
 from air.Process_Utils.process_messages import FrameScore, format_query
-from air.selection import RoundTrace, Selection, select_frames
+from air.selection import RoundTrace, Selection, SelectionLoop, drive_loop, select_frames
 
 __all__ = [
-    "AIRConfig", "PRESETS", "FrameScore", "RoundTrace", "Selection", "select_frames", "H_VPModel",
+    "AIRConfig", "PRESETS", "FrameScore", "RoundTrace", "Selection", "SelectionLoop", "select_frames", "H_VPModel",
     "LoadOptions",
 ]
 
@@ -41,6 +41,73 @@ def vlm_frame_size(width: int, height: int, max_side: int | None) -> tuple[int, 
         return None
     scale = max_side / max(width, height)
     return max(2, int(round(width * scale))), max(2, int(round(height * scale)))
+
+
+class _SelectionJob:
+    """One video and question in the selection loop: the open reader, the CLIP similarity, the loop, timings.
+
+    `analyze` is the one-video analysis (decode the frames, then Backbone.analyze); `items` decodes
+    frames for the shared analysis of several videos (Backbone.analyze_many).
+    """
+
+    def __init__(self, model: "H_VPModel", reader, query: str, similarity, loop: SelectionLoop):
+        self.model, self.reader, self.query, self.similarity, self.loop = model, reader, query, similarity, loop
+        self.timing = {"decode_vlm": 0.0, "vlm_analysis": 0.0}
+
+    def _decode(self, frame_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        frames, times_s = self.model._vlm_frames(self.reader, frame_indices)
+        self.timing["decode_vlm"] += time.perf_counter() - t0
+        return frames, times_s
+
+    def analyze(self, frame_indices: np.ndarray) -> list[FrameScore]:
+        frames, times_s = self._decode(frame_indices)
+        t0 = time.perf_counter()
+        out = self.model.analysis_backbone.analyze(frames, times_s, self.query)
+        self.timing["vlm_analysis"] += time.perf_counter() - t0
+        return out
+
+    def items(self, frame_indices: np.ndarray) -> list[AnalysisItem]:
+        frames, times_s = self._decode(frame_indices)
+        return [AnalysisItem(frames[i], float(t), self.query) for i, t in enumerate(times_s)]
+
+    def charge(self, seconds: float) -> None:
+        self.timing["vlm_analysis"] += seconds
+
+    def run(self):
+        from air.selection_driver import LoopRun
+
+        return LoopRun(self.loop, self.items, self.analyze, self.charge)
+
+
+def _many_jobs(video_paths: Sequence[str], **columns: Any) -> list[dict]:
+    """Per-video dicts of `select_many` / `answer_many` arguments, checked: one value per video or None."""
+    if isinstance(video_paths, (str, bytes)):
+        raise TypeError("Invalid video_paths: a single path. Expected a list of paths (use select/answer for one).")
+    paths = list(video_paths)
+    n = len(paths)
+    rows = [{"video": path} for path in paths]
+    row_keys = {"questions": "question", "prompts": "prompt", "options": "options", "gen_kwargs": "gen_kwargs"}
+    for name, values in columns.items():
+        if values is None or (name == "gen_kwargs" and isinstance(values, Mapping)):
+            per_video = [values] * n
+        elif isinstance(values, (str, bytes)):
+            raise TypeError(f"Invalid {name}: a single str. Expected one value per video ({n}).")
+        else:
+            per_video = list(values)
+            if len(per_video) != n:
+                raise ValueError(f"Invalid {name}: {len(per_video)} values for {n} videos. Expected one per video.")
+        for row, value in zip(rows, per_video):
+            row[row_keys[name]] = value
+    for k, row in enumerate(rows):
+        if "prompt" in row and row.get("question") is None:
+            if callable(row["prompt"]):
+                raise ValueError(f"Invalid question for video {k}: None. Expected the question text when the "
+                                 "prompt is a function.")
+            row["question"] = row["prompt"]
+        if row.get("question") is None:
+            raise ValueError(f"Invalid question for video {k}: None. Expected a str.")
+    return rows
 
 
 class H_VPModel:
@@ -143,29 +210,31 @@ class H_VPModel:
             return self._select(reader, video_path, question, options)
 
     def _select(self, reader, video_path: str, question: str, options: Sequence[str] | None) -> Selection:
+        job = self._selection_job(reader, video_path, question, options)
+        drive_loop(job.loop, job.analyze)
+        return self._finish_selection(job)
+
+    def _selection_job(self, reader, video_path: str, question: str, options: Sequence[str] | None) -> _SelectionJob:
+        """One video and question made ready for the selection loop (similarity wired; nothing run yet)."""
         from air.base_models.utils.video_similarity import VideoSimilarity
 
         query = format_query(question, list(options) if options else None)
         similarity = VideoSimilarity(reader, self.clip, query, cache=self.cache)
-        timing = {"decode_vlm": 0.0, "vlm_analysis": 0.0}
+        loop = SelectionLoop(reader.n_frames, reader.fps, similarity, self.config, video=str(video_path))
+        return _SelectionJob(self, reader, query, similarity, loop)
 
-        def analyze(frame_indices: np.ndarray) -> list[FrameScore]:
-            t0 = time.perf_counter()
-            frames, times_s = self._vlm_frames(reader, frame_indices)
-            t1 = time.perf_counter()
-            out = self.analysis_backbone.analyze(frames, times_s, query)
-            timing["decode_vlm"] += t1 - t0
-            timing["vlm_analysis"] += time.perf_counter() - t1
-            return out
-
-        selection = select_frames(reader.n_frames, reader.fps, similarity, analyze, self.config, video=str(video_path))
+    def _finish_selection(self, job: _SelectionJob) -> Selection:
+        """The finished loop's Selection with what the wiring adds to its trace (query, decoder, CLIP counts)."""
+        reader, similarity = job.reader, job.similarity
+        selection = job.loop.result()
         info: dict[str, Any] = {
-            "query": query,
+            "query": job.query,
             "decoder": reader.backend,
             "clip_model": getattr(self.clip, "name", str(self.clip)),
             "clip_frames_encoded": similarity.n_encoded,
             "clip_frames_from_cache": similarity.n_from_cache,
-            "timings_s": {**selection.timings_s, **{f"clip_{k}": v for k, v in similarity.timings_s.items()}, **timing},
+            "timings_s": {**selection.timings_s, **{f"clip_{k}": v for k, v in similarity.timings_s.items()},
+                          **job.timing},
         }
         fallbacks = list(selection.fallbacks)
         for backend, cause in getattr(reader, "fallback_errors", ()):
@@ -175,6 +244,93 @@ class H_VPModel:
         if self.config_notes:
             info["config_notes"] = list(self.config_notes)
         return selection.with_info(**info)
+
+    # -- many videos at once -----------------------------------------------------------------------
+    def select_many(
+        self,
+        video_paths: Sequence[str],
+        questions: Sequence[str],
+        options: Sequence[Sequence[str] | None] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[Selection | Exception]:
+        """`select` for several videos (or questions) at once: their loops share every analysis call.
+
+        Each step sends the frames all unfinished loops wait for to the analysis backbone in chunks of
+        `analysis_batch_size` (raise it with the number of videos on a GPU, see the README). Every
+        Selection is the one `select` gives (timings aside). questions[i] (and options[i]) belong to
+        video_paths[i]; the same video may appear several times.
+        return_exceptions: False raises the first video's error once all are done; True puts each
+        failed video's exception in its place of the returned list (the others are still selected).
+        """
+        jobs = _many_jobs(video_paths, questions=questions, options=options)
+        return self._run_many(jobs, lambda job, reader, selection: selection, return_exceptions)
+
+    def answer_many(
+        self,
+        video_paths: Sequence[str],
+        prompts: Sequence[str | Callable[[Selection], str]],
+        questions: Sequence[str | None] | None = None,
+        options: Sequence[Sequence[str] | None] | None = None,
+        gen_kwargs: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
+        *,
+        return_exceptions: bool = False,
+    ) -> list[tuple[str, Selection] | Exception]:
+        """`answer` for several videos: selections driven together (`select_many`), then one answer each.
+
+        prompts, questions, options: one per video (as `answer` takes them; a question None means the
+        prompt itself). gen_kwargs: one mapping for all, or one per video. Returns (answer, Selection)
+        per video, in order; return_exceptions as in `select_many`.
+        """
+        jobs = _many_jobs(video_paths, prompts=prompts, questions=questions, options=options, gen_kwargs=gen_kwargs)
+
+        def answer(job: dict, reader, selection: Selection) -> tuple[str, Selection]:
+            text, sent, seconds = self._answer_from(reader, selection.frame_indices, job["prompt"], selection,
+                                                    job["gen_kwargs"])
+            timings = {**selection.timings_s, "answer": seconds}
+            return text, selection.with_info(prompt=sent, answer=text, timings_s=timings)
+
+        return self._run_many(jobs, answer, return_exceptions)
+
+    def _run_many(self, jobs: list[dict], finish: Callable, return_exceptions: bool) -> list:
+        """Open every video, run stage 1 of each (in order), drive the loops together, then `finish` each.
+
+        Stage 1 runs video by video before any analysis, so a later question on the same video finds the
+        1-FPS features in the feature cache, as it does one call at a time.
+        """
+        from contextlib import ExitStack
+
+        from air.selection_driver import LoopDriver
+
+        results: list[Any] = [None] * len(jobs)
+        with ExitStack() as stack:
+            started: list[tuple[int, _SelectionJob]] = []
+            for i, job in enumerate(jobs):
+                try:
+                    reader = stack.enter_context(self.open(job["video"]))
+                    selection_job = self._selection_job(reader, job["video"], job["question"], job["options"])
+                    selection_job.loop.pending()  # stage 1 now (see above)
+                    started.append((i, selection_job))
+                except Exception as exc:
+                    results[i] = exc
+            driver = LoopDriver(self.analysis_backbone.analyze_many, self.config.analysis_batch_size)
+            outcomes = driver.run([selection_job.run() for _, selection_job in started])
+            for error in driver.shared_errors:
+                logger.warning("A rating call shared by several videos failed, so their rounds were rated video by "
+                               "video (same results, more time; lower analysis_batch_size if this repeats): %s", error)
+            for (i, selection_job), outcome in zip(started, outcomes):
+                if isinstance(outcome, Exception):
+                    results[i] = outcome
+                    continue
+                try:
+                    results[i] = finish(jobs[i], selection_job.reader, self._finish_selection(selection_job))
+                except Exception as exc:
+                    results[i] = exc
+        if not return_exceptions:
+            for i, result in enumerate(results):
+                if isinstance(result, Exception):
+                    raise result
+        return results
 
     # -- answering -------------------------------------------------------------------------------
     def answer(

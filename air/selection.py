@@ -348,13 +348,9 @@ def _round_candidates(
                                 config.candidates_per_round, by_time=config.ablate_ranking)
 
 
-def _round_analysis(
-    analyze: AnalyzeFn, candidates: list[int], config: AIRConfig
-) -> tuple[list[FrameScore], list[str]]:
-    """Stage 2.3: the VLM's verdicts on the candidates (none with ablate_analysis)."""
-    if config.ablate_analysis:
-        return [FrameScore(None, "", "") for _ in candidates], []
-    return _run_analysis(analyze, candidates, config.analysis_batch_size)
+def _ablated_analysis(candidates: list[int]) -> list[FrameScore]:
+    """Stage 2.3 under ablate_analysis: no VLM, every candidate gets an empty verdict."""
+    return [FrameScore(None, "", "") for _ in candidates]
 
 
 def _round_anchors(
@@ -364,6 +360,229 @@ def _round_anchors(
     if config.ablate_analysis:
         return list(candidates), []
     return sl.positives_and_top_up(candidates, [r.score for r in results], similarity, config.score_threshold, quota)
+
+
+class SelectionLoop:
+    """The SPEC.md loop of one video as explicit state: it stops wherever it needs the VLM's verdicts.
+
+    n_frames, fps, similarity, config: as in `select_frames`; `similarity` is called from `pending()`
+    (stage 1: the 1-FPS samples) and from `submit()` (localized density sampling), never in between.
+    Drive it with:
+
+        loop = SelectionLoop(n_frames, fps, similarity, config)
+        while (frames := loop.pending()) is not None:
+            loop.submit(*run_analysis(analyze, frames, config.analysis_batch_size))
+        selection = loop.result()
+
+    Any number of loops can be driven side by side (air.selection_driver): what a loop does depends
+    only on the verdicts it is given, so a video's Selection is the same however its frames were
+    batched. With ablate_analysis no frame ever waits: the first `pending()` runs the whole loop.
+    An exception from `similarity` ends the loop: it is raised, and raised again by every later call.
+    """
+
+    def __init__(self, n_frames: int, fps: float, similarity: SimilarityFn, config: AIRConfig | None = None, *,
+                 video: str | None = None):
+        self.config = config or AIRConfig()
+        self.n_frames, self.fps = _check_video(n_frames, fps)
+        self.video = video
+        self._timings: dict[str, float] = {}
+        self._scores = _Scores(similarity, self._timings)
+        self._fallbacks: list[dict[str, str]] = []
+        self._stage1: _Stage1 | None = None
+        self._pool: set[int] = set()
+        self._analysed: dict[int, FrameScore] = {}
+        self._final: list[int] = []
+        self._rounds: list[RoundTrace] = []
+        self._round_no = 0
+        self._stop_reason = STOP_MAX_ROUNDS
+        self._stopped = False
+        self._chosen: list[tuple[int, tuple[int, int]]] = []
+        self._waiting = False  # the current round's candidates wait for their verdicts
+        self._t_start = 0.0
+        self._t_pending = 0.0
+        self._result: Selection | None = None
+        self._error: BaseException | None = None
+
+    # -- the three calls of a driver ---------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        """True once the Selection is ready (`result()`)."""
+        return self._result is not None
+
+    def pending(self) -> np.ndarray | None:
+        """Frames int64 (k,) that wait for the VLM's verdicts, in candidate order; None when done.
+
+        The first call runs stage 1 (the 1-FPS similarity, budget, events, pool). Until `submit()` the
+        same frames are returned again.
+        """
+        self._check_alive()
+        if self._stage1 is None:
+            self._guarded(self._start)
+        if self._result is not None:
+            return None
+        return np.asarray([f for f, _ in self._chosen], dtype=np.int64)
+
+    def submit(self, scores: Sequence[FrameScore], errors: Sequence[str] = ()) -> None:
+        """Give the verdicts on `pending()`'s frames (one FrameScore each, same order) and move on.
+
+        errors: what went wrong while analysing them (recorded as an `analysis_error` fallback and in
+        the round's trace), e.g. the second output of `run_analysis`. Runs the rest of the round
+        (positives, early stop, localized density sampling) and picks the next candidates.
+        """
+        self._check_alive()
+        if not self._waiting:
+            raise RuntimeError("Invalid submit: no frames are waiting for analysis. Call pending() first "
+                               "(it returns None once the loop is done).")
+        results = list(scores)
+        if len(results) != len(self._chosen):
+            raise ValueError(f"Invalid scores: {len(results)} for {len(self._chosen)} pending frames. "
+                             "Expected one FrameScore per frame of pending(), in the same order.")
+        bad = [type(r).__name__ for r in results if not isinstance(r, FrameScore)]
+        if bad:
+            raise TypeError(f"Invalid scores: {bad[0]} found. Expected FrameScore objects.")
+        self._timings["analysis"] += time.perf_counter() - self._t_pending
+        self._waiting = False
+        self._guarded(lambda: (self._close_round(results, [str(e) for e in errors]), self._advance()))
+
+    def result(self) -> Selection:
+        """The finished Selection; raises RuntimeError while frames still wait for analysis."""
+        self._check_alive()
+        if self._result is None:
+            waiting = len(self._chosen) if self._waiting else 0
+            raise RuntimeError(f"The selection loop is not finished: {waiting} frames wait for analysis. "
+                               "Call pending() and submit() until pending() returns None.")
+        return self._result
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _check_alive(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"The selection loop failed earlier ({type(self._error).__name__}: "
+                               f"{self._error}).") from self._error
+
+    def _guarded(self, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except BaseException as exc:
+            self._error = exc
+            raise
+
+    def _start(self) -> None:
+        """Stage 1, then the first round's candidates."""
+        self._t_start = time.perf_counter()
+        config = self.config
+        self._stage1 = _adaptive_initial_sampling(self.n_frames, self.fps, self._scores, config, self._fallbacks)
+        self._timings["stage1"] = time.perf_counter() - self._t_start - self._timings.get("similarity", 0.0)
+        self._pool = set(self._stage1.pool)
+        self._alpha_min_frames = config.alpha_min_s * self.fps
+        self._quota = sl.fallback_quota(self._stage1.budget, config.max_rounds)
+        self._timings.setdefault("analysis", 0.0)
+        self._timings.setdefault("lds", 0.0)
+        self._advance()
+
+    def _advance(self) -> None:
+        """Open rounds until one needs the VLM (its candidates wait) or the loop ends (result built)."""
+        config = self.config
+        while not self._stopped and self._round_no < config.max_rounds:
+            self._round_no += 1
+            excluded = set(self._final) if config.reanalyze else set(self._analysed) | set(self._final)
+            self._chosen = _round_candidates(self._pool, self._scores, excluded, self.n_frames, self.fps, config)
+            if not self._chosen:
+                self._stop_reason = STOP_POOL_EXHAUSTED
+                break
+            if not config.ablate_analysis:
+                self._waiting = True
+                self._t_pending = time.perf_counter()
+                return
+            self._close_round(_ablated_analysis([f for f, _ in self._chosen]), [])
+        self._chosen = []
+        self._result = self._output()
+
+    def _close_round(self, results: list[FrameScore], errors: list[str]) -> None:
+        """Stage 2.4-2.6 of the current round, given the verdicts on its candidates."""
+        config, scores, budget = self.config, self._scores, self._stage1.budget
+        round_no = self._round_no
+        cand = [f for f, _ in self._chosen]
+        nominated = dict(self._chosen)
+        if errors:
+            self._fallbacks.append({"reason": "analysis_error", "detail": f"round {round_no}: " + "; ".join(errors)})
+        self._analysed.update(zip(cand, results))
+        cand_sim = [scores.norm.get(f) for f in cand]
+        positives, top_up = _round_anchors(cand, results, cand_sim, self._quota, config)
+        anchors = positives + top_up
+        final = sorted(set(self._final) | set(anchors))
+
+        lds_added: list[int] = []
+        done = len(final) >= budget
+        if done:  # Stage 2.5: early stop
+            if config.spread_candidates:  # opt-in: one frame per sample period first, then by score
+                final = sl.trim_to_budget_spread(final, scores.norm, budget, self.fps / config.sample_fps)
+            else:
+                final = sl.trim_to_budget(final, scores.norm, budget)
+            self._stop_reason = STOP_BUDGET_FILLED
+            self._stopped = True
+        elif round_no < config.max_rounds and not config.ablate_lds:  # Stage 2.6
+            t_lds = time.perf_counter()
+            lds_added = _localized_density_sampling(
+                anchors, nominated, scores, self._pool, budget, len(final), self._alpha_min_frames, self.n_frames,
+                config,
+            )
+            self._timings["lds"] += time.perf_counter() - t_lds
+        self._final = final
+        self._rounds.append(
+            RoundTrace(
+                round=round_no,
+                candidates=tuple(cand),
+                scores=tuple(r.score for r in results),
+                reasons=tuple(r.reason for r in results),
+                similarity=tuple(cand_sim),
+                intervals=tuple(nominated[f] for f in cand),
+                positives=tuple(positives),
+                top_up=tuple(top_up),
+                lds_added=tuple(lds_added),
+                errors=tuple(errors),
+            )
+        )
+
+    def _output(self) -> Selection:
+        """SPEC.md Output: the final frames (empty-selection and fixed-budget rules), with the trace."""
+        config, scores, stage1, pool = self.config, self._scores, self._stage1, self._pool
+        budget, fallbacks, final = stage1.budget, self._fallbacks, self._final
+        if not final:
+            fallbacks.append({"reason": "empty_selection", "detail": "no anchors found; using the top pool frames by S"})
+            final = sl.trim_to_budget(sorted(pool), scores.norm, budget)
+        if config.fixed_budget and len(final) < budget:
+            pool_ranked = sl.rank_by_score(pool - set(final), scores.norm)
+            other_ranked = sl.rank_by_score(set(scores.norm) - pool - set(final), scores.norm)
+            final, uniform_added = sl.pad_selection(final, pool_ranked + other_ranked, budget, self.n_frames,
+                                                    scores.failed)
+            if uniform_added:
+                fallbacks.append({"reason": "padded_uniform", "detail": f"{uniform_added} evenly spaced frames added"})
+        if scores.failed:
+            shown = ", ".join(str(f) for f in sorted(scores.failed)[:10]) + (", ..." if len(scores.failed) > 10 else "")
+            fallbacks.append({"reason": "failed_scores", "detail": (
+                f"{len(scores.failed)} of {len(scores.raw)} CLIP similarities were NaN or infinite and were left out "
+                f"(frames {shown})")})
+        self._timings["total"] = time.perf_counter() - self._t_start
+        fit = stage1.fit
+        return Selection(
+            frame_indices=tuple(int(f) for f in sorted(final)),
+            fps=self.fps,
+            n_frames=self.n_frames,
+            budget=budget,
+            threshold=fit.threshold if fit.usable else None,
+            gmm_means=fit.means,
+            gmm_stds=fit.stds,
+            events=tuple((round(s, 4), round(e, 4)) for s, e in stage1.events_s),
+            event_samples=stage1.events,
+            initial_pool=stage1.pool,
+            rounds=tuple(self._rounds),
+            stop_reason=self._stop_reason,
+            fallbacks=tuple(fallbacks),
+            scored=scores.trace(),
+            timings_s=dict(self._timings),
+            config=config.to_dict(),
+            video=self.video,
+        )
 
 
 def select_frames(
@@ -382,122 +601,30 @@ def select_frames(
     similarity(frames int64 (k,)) -> float (k,) raw cosine similarity of each frame to the query;
     a NaN or infinite value is a failed score (recorded, never used).
     analyze(frames int64 (k,)) -> k FrameScores; called with at most `analysis_batch_size` frames
-    (never with ablate_analysis).
+    (never with ablate_analysis). A call that raises or returns another count makes its frames
+    unparseable (an `analysis_error` fallback); the loop goes on.
     """
-    config = config or AIRConfig()
-    n_frames, fps = _check_video(n_frames, fps)
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-    fallbacks: list[dict[str, str]] = []
-    scores = _Scores(similarity, timings)
-
-    # ---- Stage 1: adaptive initial sampling ----
-    stage1 = _adaptive_initial_sampling(n_frames, fps, scores, config, fallbacks)
-    timings["stage1"] = time.perf_counter() - t_start - timings.get("similarity", 0.0)
-    budget = stage1.budget
-    pool: set[int] = set(stage1.pool)
-
-    # ---- Stage 2: iterative selection ----
-    alpha_min_frames = config.alpha_min_s * fps
-    quota = sl.fallback_quota(budget, config.max_rounds)
-    analysed: dict[int, FrameScore] = {}
-    final: list[int] = []
-    rounds: list[RoundTrace] = []
-    stop_reason = STOP_MAX_ROUNDS
-    timings.setdefault("analysis", 0.0)
-    timings.setdefault("lds", 0.0)
-    for round_no in range(1, config.max_rounds + 1):
-        excluded = set(final) if config.reanalyze else set(analysed) | set(final)
-        chosen = _round_candidates(pool, scores, excluded, n_frames, fps, config)
-        if not chosen:
-            stop_reason = STOP_POOL_EXHAUSTED
-            break
-        cand = [f for f, _ in chosen]
-        nominated = {f: iv for f, iv in chosen}
-
-        t_an = time.perf_counter()
-        results, errors = _round_analysis(analyze, cand, config)
-        timings["analysis"] += time.perf_counter() - t_an
-        if errors:
-            fallbacks.append({"reason": "analysis_error", "detail": f"round {round_no}: " + "; ".join(errors)})
-        analysed.update(zip(cand, results))
-        cand_sim = [scores.norm.get(f) for f in cand]
-        positives, top_up = _round_anchors(cand, results, cand_sim, quota, config)
-        anchors = positives + top_up
-        final = sorted(set(final) | set(anchors))
-
-        lds_added: list[int] = []
-        done = len(final) >= budget
-        if done:  # Stage 2.5: early stop
-            if config.spread_candidates:  # opt-in: one frame per sample period first, then by score
-                final = sl.trim_to_budget_spread(final, scores.norm, budget, fps / config.sample_fps)
-            else:
-                final = sl.trim_to_budget(final, scores.norm, budget)
-            stop_reason = STOP_BUDGET_FILLED
-        elif round_no < config.max_rounds and not config.ablate_lds:  # Stage 2.6
-            t_lds = time.perf_counter()
-            lds_added = _localized_density_sampling(
-                anchors, nominated, scores, pool, budget, len(final), alpha_min_frames, n_frames, config
-            )
-            timings["lds"] += time.perf_counter() - t_lds
-        rounds.append(
-            RoundTrace(
-                round=round_no,
-                candidates=tuple(cand),
-                scores=tuple(r.score for r in results),
-                reasons=tuple(r.reason for r in results),
-                similarity=tuple(cand_sim),
-                intervals=tuple(nominated[f] for f in cand),
-                positives=tuple(positives),
-                top_up=tuple(top_up),
-                lds_added=tuple(lds_added),
-                errors=tuple(errors),
-            )
-        )
-        if done:
-            break
-
-    # ---- Output ----
-    if not final:
-        fallbacks.append({"reason": "empty_selection", "detail": "no anchors found; using the top pool frames by S"})
-        final = sl.trim_to_budget(sorted(pool), scores.norm, budget)
-    if config.fixed_budget and len(final) < budget:
-        pool_ranked = sl.rank_by_score(pool - set(final), scores.norm)
-        other_ranked = sl.rank_by_score(set(scores.norm) - pool - set(final), scores.norm)
-        final, uniform_added = sl.pad_selection(final, pool_ranked + other_ranked, budget, n_frames,
-                                                scores.failed)
-        if uniform_added:
-            fallbacks.append({"reason": "padded_uniform", "detail": f"{uniform_added} evenly spaced frames added"})
-    if scores.failed:
-        shown = ", ".join(str(f) for f in sorted(scores.failed)[:10]) + (", ..." if len(scores.failed) > 10 else "")
-        fallbacks.append({"reason": "failed_scores", "detail": (
-            f"{len(scores.failed)} of {len(scores.raw)} CLIP similarities were NaN or infinite and were left out "
-            f"(frames {shown})")})
-    timings["total"] = time.perf_counter() - t_start
-    fit = stage1.fit
-    return Selection(
-        frame_indices=tuple(int(f) for f in sorted(final)),
-        fps=fps,
-        n_frames=n_frames,
-        budget=budget,
-        threshold=fit.threshold if fit.usable else None,
-        gmm_means=fit.means,
-        gmm_stds=fit.stds,
-        events=tuple((round(s, 4), round(e, 4)) for s, e in stage1.events_s),
-        event_samples=stage1.events,
-        initial_pool=stage1.pool,
-        rounds=tuple(rounds),
-        stop_reason=stop_reason,
-        fallbacks=tuple(fallbacks),
-        scored=scores.trace(),
-        timings_s=timings,
-        config=config.to_dict(),
-        video=video,
-    )
+    return drive_loop(SelectionLoop(n_frames, fps, similarity, config, video=video), analyze)
 
 
-def _run_analysis(analyze: AnalyzeFn, frames: list[int], batch_size: int) -> tuple[list[FrameScore], list[str]]:
-    """Analyse `frames` in chunks; a chunk that raises or returns the wrong count becomes unparseable."""
+def drive_loop(loop: SelectionLoop, analyze: AnalyzeFn) -> Selection:
+    """Drive one SelectionLoop to its end, each round's frames analysed by `analyze` in chunks (run_analysis)."""
+    while (frames := loop.pending()) is not None:
+        loop.submit(*run_analysis(analyze, frames.tolist(), loop.config.analysis_batch_size))
+    return loop.result()
+
+
+def as_frame_score(value: Any) -> FrameScore:
+    """`value` if it is a FrameScore, else an unparseable verdict that keeps its repr as the raw text."""
+    return value if isinstance(value, FrameScore) else FrameScore(None, "", repr(value))
+
+
+def run_analysis(analyze: AnalyzeFn, frames: Sequence[int], batch_size: int) -> tuple[list[FrameScore], list[str]]:
+    """Analyse `frames` in chunks of `batch_size`; returns (one FrameScore per frame, error messages).
+
+    A chunk that raises or returns the wrong count becomes unparseable (reason "analysis_error") and
+    its error is returned, so one failing batch never ends the loop (SPEC.md fallbacks).
+    """
     results: list[FrameScore] = []
     errors: list[str] = []
     for start in range(0, len(frames), batch_size):
@@ -506,12 +633,17 @@ def _run_analysis(analyze: AnalyzeFn, frames: list[int], batch_size: int) -> tup
             out = list(analyze(np.asarray(chunk, dtype=np.int64)))
             if len(out) != len(chunk):
                 raise ValueError(f"analyze returned {len(out)} scores for {len(chunk)} frames")
-            out = [r if isinstance(r, FrameScore) else FrameScore(None, "", repr(r)) for r in out]
+            out = [as_frame_score(r) for r in out]
         except Exception as exc:  # one failing batch must not end the loop (SPEC.md fallbacks)
             errors.append(f"{type(exc).__name__}: {exc}")
-            out = [FrameScore(None, "analysis_error", "") for _ in chunk]
+            out = failed_verdicts(len(chunk))
         results.extend(out)
     return results, errors
+
+
+def failed_verdicts(count: int) -> list[FrameScore]:
+    """`count` unparseable verdicts of frames whose analysis raised (reason "analysis_error")."""
+    return [FrameScore(None, "analysis_error", "") for _ in range(count)]
 
 
 def _localized_density_sampling(

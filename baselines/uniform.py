@@ -148,6 +148,16 @@ class SelectorBaseline(HVP):
         self.stats["fallbacks"] += len(selection.fallbacks)
         return text, selection.with_info(timings_s=timings, prompt=sent).to_dict()
 
+    def process_many(self, samples) -> list:
+        """One sample at a time through `process` (a baseline has no selection loop to share)."""
+        outcomes = []
+        for sample in samples:
+            try:
+                outcomes.append(self.process(sample))
+            except (Exception, SystemExit) as exc:  # as hvp isolates one sample (lmms-eval utils may sys.exit)
+                outcomes.append(exc)
+        return outcomes
+
     def select(self, video: str, question: str, options: list[str] | None = None):
         """The baseline's frames for one video and question, as an `air.model.Selection` (n_analyzed 0)."""
         from air.Process_Utils.sample_logic import initial_sample_indices

@@ -118,6 +118,22 @@ def test_left_padded_prompts_of_different_lengths_match_single_runs(adapter):
     assert together == alone
 
 
+def test_analyze_many_mixes_videos_and_queries_as_each_alone(adapter, monkeypatch):
+    """Frames of two videos (different sizes) and two questions batched together: each item's verdict is
+    the one its video gets on its own (left padding across prompts of different lengths)."""
+    from air.base_models.base import analysis_items
+
+    other = shaded_frames(3, 40, 72, seed=3)
+    a_items = analysis_items(FRAMES12[:3], TIMES12[:3], QUERY)
+    b_items = analysis_items(other, [0.0, 1.0, 2.0], "Short?")
+    spy = spy_generate(monkeypatch, adapter)
+    together = adapter.analyze_many([a_items[0], b_items[0], a_items[1], b_items[1], a_items[2], b_items[2]])
+    assert [call["batch"] for call in spy.calls] == [6]
+    alone_a = adapter.analyze(FRAMES12[:3], TIMES12[:3], QUERY)
+    alone_b = adapter.analyze(other, [0.0, 1.0, 2.0], "Short?")
+    assert [r.raw for r in together] == [r.raw for pair in zip(alone_a, alone_b) for r in pair]
+
+
 def test_analysis_prompt_has_one_image_the_rubric_and_the_query(adapter):
     batch = adapter._analysis_inputs(FRAMES12[:3], build_analysis_prompt(QUERY))
     tokenizer = adapter.tokenizer
@@ -390,6 +406,22 @@ def test_internvl_remote_code_adapter_with_faked_model_layer():
     from air.base_models.InternVL3 import tile_image, tiles_to_pixel_values
 
     assert np.allclose(first, tiles_to_pixel_values(tile_image(frames[0], max_tiles=1))[0].numpy())
+
+
+def test_internvl_remote_code_analyze_many_asks_each_item_its_own_question():
+    from air.base_models.base import analysis_items
+    from air.base_models.InternVL3 import _RemoteInternVL
+
+    fake = _FakeInternVLChatModel()
+    backbone = _RemoteInternVL(fake, None, LoadOptions(analysis_batch_size=4), "OpenGVLab/InternVL3-8B")
+    items = analysis_items(shaded_frames(2, 16, 16), [0.0, 1.0], "Q one?") + analysis_items(
+        shaded_frames(2, 16, 32), [0.0, 1.0], "Q two?")
+    scores = backbone.analyze_many(items)
+    (call,) = fake.calls
+    _, pixels, questions, _, patches = call
+    assert questions == ["<image>\n" + build_analysis_prompt(q) for q in ("Q one?", "Q one?", "Q two?", "Q two?")]
+    assert len(patches) == 4 and tuple(pixels.shape[1:]) == (3, 448, 448)
+    assert [fs.score for fs in scores] == [1, 2, 3, 4]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -678,6 +710,21 @@ def test_vila_analysis_batches_left_padded_one_image_per_prompt(fake_vila):
     prompt = backbone.tokenizer.decode([t for t in calls[0]["input_ids"][0].tolist() if t >= 0])
     assert prompt.startswith("<sys><|eot_id|><u>") and prompt.endswith("<a>")  # llama_3 template
     assert ANALYSIS_INSTRUCTIONS.splitlines()[0] in prompt and "C. a book" in prompt
+
+
+def test_vila_analyze_many_mixes_videos_and_queries(fake_vila):
+    from air.base_models.base import analysis_items
+    from air.base_models.VILA1_5 import VILA1_5
+
+    backbone = VILA1_5.from_pretrained(str(fake_vila.checkpoint), LoadOptions(device="cpu", analysis_batch_size=8))
+    small = _levels_frames([10, 250])
+    large = np.stack([np.full((12, 20, 3), v, dtype=np.uint8) for v in (120, 200)])
+    items = analysis_items(small, [0.0, 1.0], QUERY) + analysis_items(large, [0.0, 1.0], "Other question?")
+    scores = backbone.analyze_many([items[0], items[2], items[1], items[3]])
+    assert [fs.score for fs in scores] == [1 + min(int(v / 255 * 5), 4) for v in (10, 120, 250, 200)]
+    (call,) = backbone.model.calls
+    prompts = [backbone.tokenizer.decode([t for t in row.tolist() if t >= 0]) for row in call["input_ids"]]
+    assert "C. a book" in prompts[0] and "Other question?" in prompts[1] and "C. a book" not in prompts[1]
 
 
 def test_vila_answer_uses_all_frames_in_time_order(fake_vila):

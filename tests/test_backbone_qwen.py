@@ -403,3 +403,63 @@ def test_analysis_benchmark_reports_its_figures(monkeypatch):
     assert result["logits_generate_agreement"] is None or 0.0 <= result["logits_generate_agreement"] <= 1.0
     assert all(len(runs) == 1 for runs in result["runs_s"].values())
     assert "batched_vs_sequential" in module._table(result)
+
+
+# ------------------------------------------------------------------------------ analysis across videos
+def test_analyze_many_mixes_videos_and_queries_as_each_alone(loaded, family, monkeypatch):
+    """Frames of two videos (different sizes) and two questions in the same batches: each item's verdict
+    is the one the video gets on its own."""
+    from air.base_models.base import analysis_items
+
+    backbone = loaded[family]  # analysis_batch_size=5
+    a, b = make_frames(4, 60, 80, seed=1), make_frames(3, 96, 64, seed=2)
+    a_items = analysis_items(a, [0.0, 1.0, 2.0, 3.0], QUERY)
+    b_items = analysis_items(b, [5.0, 6.0, 7.0], "Is anything red?")
+    mixed = [a_items[0], b_items[0], a_items[1], b_items[1], a_items[2], b_items[2], a_items[3]]
+    spy = spy_generate(monkeypatch, backbone)
+    together = backbone.analyze_many(mixed)
+    assert [call["batch"] for call in spy.calls] == [5, 2]
+    alone_a = backbone.analyze(a, [0.0, 1.0, 2.0, 3.0], QUERY)
+    alone_b = backbone.analyze(b, [5.0, 6.0, 7.0], "Is anything red?")
+    expected = [alone_a[0], alone_b[0], alone_a[1], alone_b[1], alone_a[2], alone_b[2], alone_a[3]]
+    assert [r.raw for r in together] == [r.raw for r in expected]
+    assert backbone.analyze_many([]) == []
+
+
+def test_analyze_many_rejects_bad_items_naming_the_checkpoint(loaded):
+    from air.base_models.base import AnalysisItem
+
+    backbone = loaded["qwen2_5_vl"]
+    with pytest.raises(ValueError, match=r"Invalid frame of analysis item 1 \(.*\): shape \(4, 4\).*Expected uint8 \(H, W, 3\)"):
+        backbone.analyze_many([AnalysisItem(make_frames(1)[0], 0.0, "q"), AnalysisItem(np.zeros((4, 4), np.uint8), 1.0, "q")])
+    with pytest.raises(TypeError, match=r"Invalid analysis item 0 .*: tuple\. Expected an AnalysisItem\."):
+        backbone.analyze_many([(make_frames(1)[0], 0.0, "q")])
+
+
+def test_default_analyze_many_calls_analyze_once_per_run_of_one_query_and_size():
+    """An adapter that implements `analyze` only still takes items of several videos (Backbone's default)."""
+    from air.base_models.base import AnalysisItem, Backbone
+
+    class OnlyAnalyze(Backbone):
+        calls: list = []
+
+        @classmethod
+        def from_pretrained(cls, pretrained, options=None):
+            return cls()
+
+        def analyze(self, frames, timestamps_s, query):
+            self.calls.append((frames.shape, list(timestamps_s), query))
+            return [FrameScore(int(f[0, 0, 0]), query, "") for f in frames]
+
+        def answer(self, frames, timestamps_s, prompt, gen_kwargs=None):
+            return ""
+
+    def item(value, size, query):
+        return AnalysisItem(np.full((size, size, 3), value, np.uint8), float(value), query)
+
+    backbone = OnlyAnalyze()
+    items = [item(1, 4, "a"), item(2, 4, "a"), item(3, 6, "a"), item(4, 6, "b"), item(5, 4, "a")]
+    scores = backbone.analyze_many(items)
+    assert [(s.score, s.reason) for s in scores] == [(1, "a"), (2, "a"), (3, "a"), (4, "b"), (5, "a")]
+    assert backbone.calls == [((2, 4, 4, 3), [1.0, 2.0], "a"), ((1, 6, 6, 3), [3.0], "a"),
+                              ((1, 6, 6, 3), [4.0], "b"), ((1, 4, 4, 3), [5.0], "a")]

@@ -17,7 +17,8 @@ import pytest
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks"
 FIGURES = {"decode_vs_ffmpeg", "decode_vs_naive", "rss_growth_long_vs_short", "cache_warm_vs_cold",
-           "selection_vs_decode", "analyzed_max", "batched_vs_sequential"}
+           "selection_vs_decode", "analyzed_max", "batched_vs_sequential", "cross_video_vs_one_by_one",
+           "analysis_calls_cross_video_ratio"}
 
 
 def _load(name: str):

@@ -46,13 +46,13 @@ def _docs(paths):
     ]
 
 
-def _args(tiny, task, include, output, extra="", trace_dir=None):
+def _args(tiny, task, include, output, extra="", trace_dir=None, batch_size=1):
     pretrained, clip = tiny
     model_args = f"pretrained={pretrained},clip_model={clip},{FAST_ARGS},trace_dir={trace_dir or output / 'traces'}"
     if extra:
         model_args += "," + extra
     return ["--model", "hvp", "--model_args", model_args, "--tasks", task, "--include_path", str(include),
-            "--batch_size", "1", "--output_path", str(output), "--log_samples"]
+            "--batch_size", str(batch_size), "--output_path", str(output), "--log_samples"]
 
 
 def _strict_json_lines(path):
@@ -138,6 +138,29 @@ def test_hvp_cli_end_to_end(tmp_path, tiny, good_run):
         assert replayed[i]["prompt"] == traces[i]["prompt"]
         assert replayed[i]["fingerprint"]["parts"]["selection_file"]["path"] == str(selections)
     assert "hvp: replaying 3 selections from" in proc.stdout + proc.stderr
+
+
+def test_hvp_cli_batch_size_3_traces_as_batch_size_1(tmp_path, tiny, good_run):
+    """--batch_size 3: the three requests' selection loops share their analysis calls; every answer and
+    trace record is the one of the --batch_size 1 run (good_run), in the same order."""
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr[-3000:]
+    output = tmp_path / "out"
+    proc = run_lmms_eval(_args(tiny, "air_t_good", good_run["include"], output, batch_size=3))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert "hvp: batch_size=3: the selection loops of 3 requests at a time share their analysis calls" in log
+    assert "analysis_batch_size=12 sends each step in one call" in log  # FAST_ARGS: 4 candidates x 3 loops
+
+    def comparable(folder):
+        # timings differ; the CLIP counts too, since this run finds good_run's features in the shared cache
+        skip = {"seconds", "timings_s", "clip_frames_encoded", "clip_frames_from_cache"}
+        return [{k: v for k, v in r.items() if k not in skip} for r in iter_trace_records(folder)]
+
+    one, three = comparable(good_run["output"] / "traces"), comparable(output / "traces")
+    assert [r["doc_id"] for r in three] == [0, 1, 2] and all(not r.get("error") for r in three)
+    assert three == one
+    answers = lambda out: {s["doc_id"]: s["filtered_resps"] for s in samples_of(out, "air_t_good")}  # noqa: E731
+    assert answers(output) == answers(good_run["output"])
 
 
 def test_hvp_cli_bad_selection_file_stops_the_run_at_start(tmp_path, tiny, videos):

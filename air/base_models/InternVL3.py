@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from air.base_models.base import Backbone, LoadOptions
+from air.base_models.base import AnalysisItem, Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
     ProcessorChatBackbone,
-    analyze_by_generation,
+    analyze_items_by_generation,
     answer_frames,
+    frames_as_items,
     load_hf_model,
 )
 from air.Process_Utils.process_messages import FrameScore
@@ -190,17 +191,20 @@ class _RemoteInternVL(Backbone):
         return tiles_to_pixel_values(tiles).to(device=self.model.device, dtype=self.model.dtype)
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
-        def run(chunk: np.ndarray, prompt: str, gen: dict) -> list[str]:
+        return self.analyze_many(frames_as_items(frames, timestamps_s, query, self.pretrained))
+
+    def analyze_many(self, items: Sequence[AnalysisItem]) -> list[FrameScore]:
+        """One `batch_chat` per chunk: each item's frame tiled on its own, with its own question."""
+        def run(chunk, prompts: list[str], gen: dict) -> list[str]:
             tiles = [tile_image(frame, max_tiles=IMAGE_MAX_TILES) for frame in chunk]
             pixel_values = self._pixel_values(np.concatenate(tiles))
-            questions = [image_question(prompt)] * len(chunk)
             return self.model.batch_chat(
                 self.tokenizer, pixel_values, num_patches_list=[len(t) for t in tiles],
-                questions=questions, generation_config=gen,
+                questions=[image_question(p) for p in prompts], generation_config=gen,
             )
 
-        return analyze_by_generation(
-            frames, timestamps_s, query, self.options, run, owner=self.pretrained, name=self.name,
+        return analyze_items_by_generation(
+            items, self.options, run, owner=self.pretrained, name=self.name,
             logits_error=f"{self.pretrained}: analysis_mode='logits' needs the -hf checkpoint. Expected 'generate'.",
         )
 

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from air.base_models.base import Backbone, LoadOptions
+from air.base_models.base import AnalysisItem, Backbone, LoadOptions
 from air.base_models.utils.hf_generation import (
-    analyze_by_generation,
+    analyze_items_by_generation,
     answer_frames,
+    frames_as_items,
     frames_to_pil,
 )
 from air.Process_Utils.process_messages import FrameScore
@@ -231,11 +232,15 @@ class VILA1_5(Backbone):
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One prompt per frame (uint8 (N, H, W, 3)), left-padded batches of analysis_batch_size."""
-        def run(chunk: np.ndarray, prompt: str, gen: dict) -> list[str]:
-            return self.generate_for([chunk[i : i + 1] for i in range(len(chunk))], [prompt] * len(chunk), gen)
+        return self.analyze_many(frames_as_items(frames, timestamps_s, query, self.pretrained))
 
-        return analyze_by_generation(
-            frames, timestamps_s, query, self.options, run, owner=self.pretrained, name=self.name,
+    def analyze_many(self, items: Sequence[AnalysisItem]) -> list[FrameScore]:
+        """One prompt per item (any mix of videos and queries), left-padded batches of analysis_batch_size."""
+        def run(chunk, prompts: list[str], gen: dict) -> list[str]:
+            return self.generate_for([frame[None] for frame in chunk], prompts, gen)
+
+        return analyze_items_by_generation(
+            items, self.options, run, owner=self.pretrained, name=self.name,
             logits_error=f"{self.pretrained}: VILA-1.5 supports analysis_mode='generate' only.",
         )
 

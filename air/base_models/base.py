@@ -13,6 +13,23 @@ from air.Process_Utils.process_messages import FrameScore
 
 
 @dataclass(frozen=True)
+class AnalysisItem:
+    """One frame to rate: uint8 (H, W, 3) RGB, its time in seconds, and the query it is rated against.
+
+    A list of items may mix videos (frame sizes) and queries: every analysis prompt holds one image.
+    """
+
+    frame: np.ndarray
+    time_s: float
+    query: str
+
+
+def analysis_items(frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[AnalysisItem]:
+    """The items of `Backbone.analyze`'s arguments: frames uint8 (N, H, W, 3), timestamps_s (N,) s, one query."""
+    return [AnalysisItem(frames[i], float(t), query) for i, t in enumerate(timestamps_s)]
+
+
+@dataclass(frozen=True)
 class LoadOptions:
     """How to load a backbone. `None` means "choose the sensible default for this machine".
 
@@ -67,6 +84,27 @@ class Backbone(ABC):
         One prompt per frame; prompts run as batched greedy generation in chunks of
         `options.analysis_batch_size`. Returns one FrameScore per frame, in input order.
         """
+
+    def analyze_many(self, items: Sequence[AnalysisItem]) -> list[FrameScore]:
+        """Score items that may come from several videos and questions; one FrameScore per item, in order.
+
+        Each item gets its own prompt, as in `analyze`, which is the case of one video and one query.
+        The adapters of this package batch any mix (chunks of `options.analysis_batch_size`); this
+        default, for adapters that implement `analyze` only, calls it once per run of consecutive items
+        with the same query and frame size.
+        """
+        out: list[FrameScore] = []
+        start = 0
+        while start < len(items):
+            first = items[start]
+            end = start + 1
+            while end < len(items) and items[end].query == first.query and items[end].frame.shape == first.frame.shape:
+                end += 1
+            run = items[start:end]
+            frames = np.stack([item.frame for item in run])
+            out.extend(self.analyze(frames, [item.time_s for item in run], first.query))
+            start = end
+        return out
 
     @abstractmethod
     def answer(

@@ -18,7 +18,9 @@ Figures (top-level JSON keys, QUALITY.md's names; each ratio is a median of `rep
 - analyzed_max: the most frames analysed per video over 500 random tracks with the default AIRConfig
   (target: <= candidates_per_round * max_rounds);
 - batched_vs_sequential: 12 frames analysed in one batch / one by one, tiny Qwen2.5-VL on CPU
-  (analysis_figures.py).
+  (analysis_figures.py);
+- cross_video_vs_one_by_one, analysis_calls_cross_video_ratio: 4 videos' selections driven together
+  (one batched analysis call per step) / one by one, tiny Qwen2.5-VL on CPU (cross_video_figures.py).
 --quick uses small videos (decode figures on 1 minute of 360p, RSS on 2 vs 6 minutes of 180p, cache on
 1 minute), 100 tracks and 2 repeats: for checking the script, not for the README.
 The JSON also holds `details` (absolute times and per-backend figures), `machine` and `targets`.
@@ -42,9 +44,11 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
 
 FIGURES = ("decode_vs_ffmpeg", "decode_vs_naive", "rss_growth_long_vs_short", "cache_warm_vs_cold",
-           "selection_vs_decode", "analyzed_max", "batched_vs_sequential")
+           "selection_vs_decode", "analyzed_max", "batched_vs_sequential",
+           "cross_video_vs_one_by_one", "analysis_calls_cross_video_ratio")
 TARGETS = {"decode_vs_ffmpeg": 1.5, "decode_vs_naive": 0.5, "rss_growth_long_vs_short": 1.2,
-           "cache_warm_vs_cold": 0.05, "selection_vs_decode": 0.05, "batched_vs_sequential": 0.7}
+           "cache_warm_vs_cold": 0.05, "selection_vs_decode": 0.05, "batched_vs_sequential": 0.7,
+           "cross_video_vs_one_by_one": 0.6, "analysis_calls_cross_video_ratio": 0.3}
 SELECTION_SAMPLES = 10_800  # a 3-hour video at 1 FPS
 
 
@@ -103,7 +107,7 @@ def coarse_rss_figures(coarse_filter_rss, videos: dict, clip_name: str, backends
     return out
 
 
-PARTS = ("decode", "coarse_rss", "cache", "selection", "analysis")
+PARTS = ("decode", "coarse_rss", "cache", "selection", "analysis", "cross_video")
 
 
 def selection_figures_block(selection_figures, *, n_samples: int, n_tracks: int, repeats: int) -> tuple[dict, dict, dict]:
@@ -207,6 +211,7 @@ def run_benchmark(work_dir: str | Path | None = None, *, quick: bool = False, de
         analysis = analysis_figures.analysis_figures(repeats=max(repeats, 3), threads=analysis_threads)
         stage_s["analysis"] = time.perf_counter() - t0
 
+    cross = cross_video_block(parts, repeats, analysis_threads, stage_s)
     figures = {
         "decode_vs_ffmpeg": decode and decode["decode_vs_ffmpeg"],
         "decode_vs_naive": decode and decode["decode_vs_naive"],
@@ -215,6 +220,7 @@ def run_benchmark(work_dir: str | Path | None = None, *, quick: bool = False, de
         "selection_vs_decode": timing and timing["seconds"] / timing["decode_s"],
         "analyzed_max": analysed and analysed["analyzed_max"],
         "batched_vs_sequential": analysis and analysis["batched_vs_sequential"],
+        **_cross_video().pipeline_figures(cross),
     }
     bounds = {**TARGETS, "analyzed_max": analysed_bound()}
     targets = {key: {"target": bounds[key], "op": "<=", "value": _round(figures[key]),
@@ -240,9 +246,28 @@ def run_benchmark(work_dir: str | Path | None = None, *, quick: bool = False, de
         "quick": quick, "repeats": repeats, "total_s": round(time.perf_counter() - started, 1),
         "stage_s": {k: round(v, 1) for k, v in stage_s.items()},
         "per_backend": per_backend, "decode": decode, "coarse_filter_rss": coarse, "cache": cache,
-        "selection": timing, "analyzed": analysed, "analysis": analysis,
+        "selection": timing, "analyzed": analysed, "analysis": analysis, "cross_video": cross,
     }
     return {**{k: _round(v) for k, v in figures.items()}, "details": details, "machine": machine, "targets": targets}
+
+
+def _cross_video():
+    """The sibling cross_video_figures.py (imported by path, as _import_siblings does)."""
+    _import_siblings()
+    import cross_video_figures
+
+    return cross_video_figures
+
+
+def cross_video_block(parts, repeats: int, threads: int | None, stage_s: dict) -> dict | None:
+    """The cross-video figures (cross_video_figures.py) when the part is asked for, else None."""
+    if "cross_video" not in parts:
+        return None
+    _log("cross-video selection: 4 videos driven together vs one by one (tiny Qwen2.5-VL)")
+    t0 = time.perf_counter()
+    result = _cross_video().cross_video_figures(repeats=max(repeats, 3), threads=threads)
+    stage_s["cross_video"] = time.perf_counter() - t0
+    return result
 
 
 def analysed_bound() -> int:
@@ -287,6 +312,8 @@ def _behind(result: dict) -> dict[str, str]:
         out["analyzed_max"] = f"mean {an['analyzed_mean']:.1f} over {an['n_tracks']} random tracks"
     if analysis:
         out["batched_vs_sequential"] = f"batched {analysis['batched_s']:.3f} s vs one by one {analysis['sequential_s']:.3f} s"
+    if d.get("cross_video"):
+        out.update(_cross_video().behind(d["cross_video"]))
     return out
 
 

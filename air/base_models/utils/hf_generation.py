@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from air.base_models.base import AnalysisItem, analysis_items
 from air.base_models.utils.generation import chunked, generation_kwargs
 from air.Process_Utils.process_messages import FrameScore, build_analysis_prompt
 
@@ -64,8 +65,13 @@ def answer_frames(frames: np.ndarray, timestamps_s: Sequence[float], owner: str 
     return time_ordered(check_frames(frames, timestamps_s, owner=owner), timestamps_s)
 
 
-def limit_side(frames: np.ndarray, max_side: int | None = ANALYSIS_MAX_SIDE) -> np.ndarray:
-    """Frames uint8 (N, H, W, 3) shrunk (bicubic, aspect kept) so that max(H, W) <= max_side; else unchanged."""
+def limit_side(frames: np.ndarray | Sequence[np.ndarray], max_side: int | None = ANALYSIS_MAX_SIDE):
+    """Frames shrunk (bicubic, aspect kept) so that max(H, W) <= max_side; unchanged frames are not copied.
+
+    frames: uint8 (N, H, W, 3), or a list of uint8 (H, W, 3) frames of any sizes (returned as a list).
+    """
+    if not isinstance(frames, np.ndarray):
+        return [limit_side(frame[None], max_side)[0] for frame in frames]
     if not max_side or len(frames) == 0 or max(frames.shape[1:3]) <= max_side:
         return frames
     from PIL import Image
@@ -74,6 +80,30 @@ def limit_side(frames: np.ndarray, max_side: int | None = ANALYSIS_MAX_SIDE) -> 
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(f)).resize(size, Image.BICUBIC)) for f in frames])
+
+
+def check_items(items: Sequence[AnalysisItem], *, owner: str = "") -> list[AnalysisItem]:
+    """Validate analysis items: each frame uint8 (H, W, 3) RGB, a finite time in seconds, a str query."""
+    where = f" ({owner})" if owner else ""
+    checked = list(items)
+    for k, item in enumerate(checked):
+        if not isinstance(item, AnalysisItem):
+            raise TypeError(f"Invalid analysis item {k}{where}: {type(item).__name__}. Expected an AnalysisItem.")
+        frame = item.frame
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
+            shape = getattr(frame, "shape", None)
+            raise ValueError(f"Invalid frame of analysis item {k}{where}: shape {shape}, dtype "
+                             f"{getattr(frame, 'dtype', type(frame).__name__)}. Expected uint8 (H, W, 3) RGB.")
+        if not isinstance(item.query, str):
+            raise TypeError(f"Invalid query of analysis item {k}{where}: {type(item.query).__name__}. Expected a str.")
+    return checked
+
+
+def batch_frames(frames: Sequence[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """Frames of one chunk: stacked uint8 (B, H, W, 3) when they share a size, else the list as given."""
+    if len(frames) and all(f.shape == frames[0].shape for f in frames):
+        return np.stack(frames)
+    return list(frames)
 
 
 def check_analysis_mode(mode: str, owner: str = "") -> str:
@@ -186,28 +216,31 @@ def scores_from_digit_logits(logits, digit_ids: Sequence[int]) -> list[FrameScor
     return out
 
 
-def analyze_in_chunks(
-    frames: np.ndarray,
-    query: str,
+def analyze_items_in_chunks(
+    items: Sequence[AnalysisItem],
     batch_size: int,
-    run_chunk: Callable[[np.ndarray, str], Any],
+    run_chunk: Callable[[np.ndarray | list[np.ndarray], list[str]], Any],
     *,
     digit_ids: Sequence[int] | None = None,
 ) -> list[FrameScore]:
-    """Score every frame with one analysis prompt each, `batch_size` prompts per `run_chunk` call.
+    """Score every item with its own analysis prompt, `batch_size` prompts per `run_chunk` call.
 
-    frames: uint8 (N, H, W, 3). run_chunk(chunk_frames, prompt_text) returns, per frame of the chunk
-    and in order, the generated text ("generate" mode: parsed with parse_analysis_output, raw = text),
-    or, when digit_ids is given ("logits" mode), next-token logits (B, V) read by scores_from_digit_logits.
-    Returns N FrameScores in input order.
+    items: frames of any videos and queries. run_chunk(chunk_frames, prompts) gets the chunk's frames
+    (batch_frames: one uint8 (B, H, W, 3) array when they share a size, else a list of (H, W, 3)) and
+    one analysis prompt text per frame; it returns, per frame and in order, the generated text
+    ("generate" mode: parsed with parse_analysis_output, raw = text), or, when digit_ids is given
+    ("logits" mode), next-token logits (B, V) read by scores_from_digit_logits.
+    Returns one FrameScore per item, in input order.
     """
     from air.Process_Utils.process_messages import parse_analysis_output
 
     batch_size = check_batch_size(batch_size)
-    prompt = build_analysis_prompt(query)
+    prompts: dict[str, str] = {}
     scores: list[FrameScore] = []
-    for idx in chunked(range(len(frames)), batch_size):
-        out = run_chunk(frames[idx.start : idx.stop], prompt)
+    for idx in chunked(range(len(items)), batch_size):
+        chunk = [items[i] for i in idx]
+        texts = [prompts.setdefault(item.query, build_analysis_prompt(item.query)) for item in chunk]
+        out = run_chunk(batch_frames([item.frame for item in chunk]), texts)
         if len(out) != len(idx):
             raise RuntimeError(f"Analysis returned {len(out)} outputs for {len(idx)} frames. Expected one per frame.")
         if digit_ids is None:
@@ -217,30 +250,32 @@ def analyze_in_chunks(
     return scores
 
 
-def analyze_by_generation(
-    frames: np.ndarray,
-    timestamps_s: Sequence[float],
-    query: str,
+def analyze_items_by_generation(
+    items: Sequence[AnalysisItem],
     options,
-    run_chunk: Callable[[np.ndarray, str, dict], Sequence[str]],
+    run_chunk: Callable[[np.ndarray | list[np.ndarray], list[str], dict], Sequence[str]],
     *,
     owner: str,
     name: str,
     logits_error: str,
 ) -> list[FrameScore]:
-    """Backbone.analyze for adapters without the "logits" mode: greedy generation in chunks, parsed per frame.
+    """Backbone.analyze_many for adapters without the "logits" mode: greedy generation in chunks, parsed.
 
-    frames: uint8 (N, H, W, 3), N >= 0; timestamps_s: (N,) seconds. run_chunk(chunk_frames, prompt_text,
-    generate_kwargs) returns one generated text per frame of the chunk (frames larger than
-    ANALYSIS_MAX_SIDE shrunk first). options.analysis_mode "logits" raises ValueError(logits_error).
-    Returns N FrameScores in input order.
+    run_chunk(chunk_frames, prompts, generate_kwargs) returns one generated text per frame of the chunk
+    (frames larger than ANALYSIS_MAX_SIDE shrunk first; see analyze_items_in_chunks for chunk_frames).
+    options.analysis_mode "logits" raises ValueError(logits_error). Returns one FrameScore per item.
     """
-    frames = check_frames(frames, timestamps_s, owner=owner, allow_empty=True)
+    items = check_items(items, owner=owner)
     if check_analysis_mode(options.analysis_mode, name) != "generate":
         raise ValueError(logits_error)
     gen = analysis_generate_kwargs(options.analysis_max_new_tokens)
-    frames = limit_side(frames)
-    return analyze_in_chunks(frames, query, options.analysis_batch_size, lambda chunk, prompt: run_chunk(chunk, prompt, gen))
+    return analyze_items_in_chunks(items, options.analysis_batch_size,
+                                   lambda chunk, prompts: run_chunk(limit_side(chunk), prompts, gen))
+
+
+def frames_as_items(frames: np.ndarray, timestamps_s: Sequence[float], query: str, owner: str) -> list[AnalysisItem]:
+    """Backbone.analyze's arguments (frames uint8 (N, H, W, 3), N >= 0, timestamps_s (N,) s) checked, as items."""
+    return analysis_items(check_frames(frames, timestamps_s, owner=owner, allow_empty=True), timestamps_s, query)
 
 
 def load_hf_model(model_cls, pretrained: str, options, *, pass_attn_implementation: bool = True, **extra):
@@ -299,15 +334,19 @@ class ProcessorChatBackbone:
             messages.insert(0, {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
-    def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = "", **processor_kwargs):
-        """Processor batch: one prompt per frame (uint8 (B, H, W, 3)), left-padded.
+    def _analysis_inputs(self, frames, prompt: str | Sequence[str], forced_suffix: str = "", **processor_kwargs):
+        """Processor batch: one prompt per frame, left-padded.
 
-        forced_suffix is appended after the assistant turn ("logits" mode); processor_kwargs go to the
-        processor call (e.g. do_resize=False for frames already resized).
+        frames: uint8 (B, H, W, 3), or a list of B uint8 (H, W, 3) frames of any sizes. prompt: one
+        analysis text for every frame, or one per frame. forced_suffix is appended after the assistant
+        turn ("logits" mode); processor_kwargs go to the processor call (e.g. do_resize=False for
+        frames already resized).
         """
-        text = self._chat_text("image", prompt) + forced_suffix
+        prompts = [prompt] * len(frames) if isinstance(prompt, str) else list(prompt)
+        chats: dict[str, str] = {}
+        texts = [chats.setdefault(p, self._chat_text("image", p) + forced_suffix) for p in prompts]
         return self.processor(
-            text=[text] * len(frames), images=list(frames), padding=True, padding_side="left", return_tensors="pt",
+            text=texts, images=list(frames), padding=True, padding_side="left", return_tensors="pt",
             **processor_kwargs,
         )
 
@@ -326,16 +365,25 @@ class ProcessorChatBackbone:
 
     def analyze(self, frames: np.ndarray, timestamps_s: Sequence[float], query: str) -> list[FrameScore]:
         """One FrameScore per frame (uint8 (N, H, W, 3)), in order; see Backbone.analyze."""
-        frames = limit_side(check_frames(frames, timestamps_s, owner=self.pretrained, allow_empty=True))
+        return self.analyze_many(frames_as_items(frames, timestamps_s, query, self.pretrained))
+
+    def analyze_many(self, items: Sequence[AnalysisItem]) -> list[FrameScore]:
+        """One FrameScore per item (any mix of videos and queries), in order; see Backbone.analyze_many."""
+        items = check_items(items, owner=self.pretrained)
         mode = check_analysis_mode(self.options.analysis_mode, self.name)
         batch_size = self.options.analysis_batch_size
+
+        def inputs(chunk, prompts, forced=""):
+            prompt = prompts[0] if len(set(prompts)) == 1 else prompts
+            return self._analysis_inputs(limit_side(chunk), prompt, forced)
+
         if mode == "logits":
             forced, digit_ids = score_digit_ids(self.tokenizer)
-            run = lambda chunk, prompt: next_token_logits(self.model, self._analysis_inputs(chunk, prompt, forced))
-            return analyze_in_chunks(frames, query, batch_size, run, digit_ids=digit_ids)
+            run = lambda chunk, prompts: next_token_logits(self.model, inputs(chunk, prompts, forced))
+            return analyze_items_in_chunks(items, batch_size, run, digit_ids=digit_ids)
         gen = analysis_generate_kwargs(self.options.analysis_max_new_tokens)
-        run = lambda chunk, prompt: generate_new_text(self.model, self.tokenizer, self._analysis_inputs(chunk, prompt), gen)
-        return analyze_in_chunks(frames, query, batch_size, run)
+        run = lambda chunk, prompts: generate_new_text(self.model, self.tokenizer, inputs(chunk, prompts), gen)
+        return analyze_items_in_chunks(items, batch_size, run)
 
     def answer(
         self,

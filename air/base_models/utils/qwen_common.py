@@ -104,15 +104,22 @@ class QwenVLBackbone(ProcessorChatBackbone, Backbone):
         lo = max(factor * factor, min(lo, int(hi)))
         return lo, max(lo, hi)
 
-    def _prepare_images(self, frames: np.ndarray) -> np.ndarray:
-        """Frames resized to the image budget: uint8 (N, h, w, 3), h and w multiples of the patch factor."""
+    def _prepare_images(self, frames):
+        """Frames resized to the image budget, h and w multiples of the patch factor.
+
+        frames: uint8 (N, H, W, 3) -> uint8 (N, h, w, 3); or a list of uint8 (H, W, 3) frames of any
+        sizes -> a list, each frame resized on its own.
+        """
         image_processor = self.processor.image_processor
         lo, hi = self._budget(image_processor)
-        return resize_frames(frames, factor=self._factor(image_processor), min_pixels=lo, max_pixels=hi)
+        factor = self._factor(image_processor)
+        if not isinstance(frames, np.ndarray):
+            return [resize_frames(f[None], factor=factor, min_pixels=lo, max_pixels=hi)[0] for f in frames]
+        return resize_frames(frames, factor=factor, min_pixels=lo, max_pixels=hi)
 
     # ------------------------------------------------------------------ processor inputs
-    def _analysis_inputs(self, frames: np.ndarray, prompt: str, forced_suffix: str = "", **processor_kwargs):
-        """One left-padded prompt per frame (uint8 (B, H, W, 3)), each resized to the image budget here."""
+    def _analysis_inputs(self, frames, prompt, forced_suffix: str = "", **processor_kwargs):
+        """One left-padded prompt per frame (see ProcessorChatBackbone), each resized to the image budget here."""
         return super()._analysis_inputs(self._prepare_images(frames), prompt, forced_suffix, do_resize=False,
                                         **processor_kwargs)
 

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from backbone_helpers import make_frames, pixels_sent, spy_generate, with_options
+from backbone_helpers import make_frames, pixels_sent, shaded_frames, spy_generate, with_options
 
 from air.base_models.base import LoadOptions
 from air.base_models.Qwen2_5VL import Qwen2_5VL
@@ -99,7 +99,7 @@ def test_invalid_options_raise(loaded, changes, message):
 # --------------------------------------------------------------------------------------------- analysis
 def test_analyze_batches_in_chunks_and_equals_one_by_one(loaded, family, monkeypatch):
     backbone = loaded[family]  # analysis_batch_size=5
-    frames, ts = make_frames(12), np.arange(12) * 2.0
+    frames, ts = shaded_frames(12), np.arange(12) * 2.0
     spy = spy_generate(monkeypatch, backbone)
     chunked = backbone.analyze(frames, ts, QUERY)
     assert [call["batch"] for call in spy.calls] == [5, 5, 2]

@@ -347,7 +347,7 @@ def test_fallback_exhausted_names_every_backend(media):
 def test_missing_backend_counts_as_a_recorded_failure(media, monkeypatch):
     """A backend that is not installed is a recorded failure of the fallback list, not a crash."""
 
-    def not_installed(path):
+    def not_installed(path, **options):
         raise ImportError("No module named 'decord'")
 
     monkeypatch.setitem(pv._READERS, "decord", not_installed)

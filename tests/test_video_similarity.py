@@ -49,10 +49,24 @@ class CountingEncoder:
 SAMPLES = np.arange(0, 120, 10)
 
 
-def test_raw_cosine_matches_direct_computation(video, encoder):
+def _reference_frames(reader, resize: str) -> np.ndarray:
+    """Frames prepared by hand for the 96x64 video and the tiny encoder's 32-pixel input.
+
+    crop: short side 64 -> 32, long side 96 -> 48, then the centre 32 columns (8 .. 40); squash: 32 x 32.
+    """
+    if resize == "crop":
+        return reader.read(SAMPLES, size=(48, 32))[0][:, :, 8:40]
+    return reader.read(SAMPLES, size=(32, 32))[0]
+
+
+@pytest.mark.parametrize("resize", ["crop", "squash"])
+def test_raw_cosine_matches_direct_computation(video, encoder, resize):
+    assert encoder.image_size == 32 and video.size == (96, 64)
     with open_video(video.path) as reader:
-        sim = VideoSimilarity(reader, encoder, QUESTION)(SAMPLES)
-        frames, _ = reader.read(SAMPLES, size=(encoder.image_size, encoder.image_size))
+        similarity = VideoSimilarity(reader, encoder, QUESTION, resize=resize)
+        sim = similarity(SAMPLES)
+        frames = _reference_frames(reader, resize)
+    assert similarity.resize == resize
     direct = encoder.encode_frames(frames).astype(np.float64) @ encoder.encode_text([QUESTION])[0].astype(np.float64)
     assert sim.dtype == np.float64 and sim.shape == (len(SAMPLES),)
     np.testing.assert_allclose(sim, direct, atol=1e-5)
@@ -112,7 +126,7 @@ def test_cache_key_follows_decoder_and_encoder(video, encoder, tmp_path):
         k_pyav = sim.cache_key
         assert sim.n_from_cache == 0
     assert k_decord != k_pyav
-    assert k_decord == cache.key(video.path, decoder="decord", preprocess=preprocess_tag(encoder.image_size),
+    assert k_decord == cache.key(video.path, decoder="decord", preprocess=preprocess_tag(encoder.image_size, "crop"),
                                  encoder_name=encoder.name)
 
 

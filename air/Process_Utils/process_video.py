@@ -1,6 +1,6 @@
 """Open videos and read frames at given indices and sizes, with timestamps, through one interface.
 
-Backends: "decord" (default), "pyav" and "torchcodec". `open_video(path, decoder="decord,pyav")` tries
+Backends: "pyav" (default), "decord" and "torchcodec". `open_video(path, decoder="pyav,decord")` tries
 the listed backends in order; the first one that opens the file and reads its first frame serves it,
 `reader.backend` names it and `reader.fallback_errors` keeps why the earlier ones failed (also logged
 once). Every failure to read a video raises `VideoDecodeError`, whose message names the file.
@@ -11,6 +11,13 @@ Conventions shared by all backends:
 - `fps` is the stream's average frame rate and `duration_s = n_frames / fps` (the timeline of SPEC.md);
 - display-rotation metadata is applied (a portrait phone video comes out upright), and `size=(w, h)`
   is the size of the returned, upright frame (squashed, never cropped);
+- frames asked for at a size are scaled inside the decoder's conversion from the decoded picture: no
+  native-size RGB frame is made on the way (opening a video reads metadata and decodes its first
+  frame without converting it);
+- a video of more than `max_video_pixels` pixels per frame (default 8K, 7680 x 4320) is refused from its
+  metadata, before any frame is decoded;
+- `decode_threads` decoder threads (default: the cores this process may use, shared among the ranks
+  of this node, see `default_decode_threads`);
 - timestamps are the decoder's presentation times in seconds.
 """
 
@@ -27,14 +34,20 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from air.config import DEFAULT_MAX_VIDEO_PIXELS
 from air.Process_Utils.sample_logic import initial_sample_indices as sample_indices  # noqa: F401  (public here too)
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("decord", "pyav", "torchcodec")
+BACKENDS = ("pyav", "decord", "torchcodec")
+DEFAULT_DECODER = "pyav"
 DECORD_EOF_RETRY_DEFAULT = "20480"
 # Decode forward instead of seeking unless seeking skips more than this many frames.
 SEEK_MIN_GAIN_FRAMES = 8
+# Longest side of the frame decoded to check that a backend can read a video (decord, torchcodec).
+PROBE_SIDE = 64
+# Environment variables holding the number of ranks on this node (torchrun / accelerate, Open MPI).
+LOCAL_RANKS_ENV = ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE")
 
 Size = tuple[int, int]
 
@@ -51,6 +64,10 @@ class VideoDecodeError(RuntimeError):
         return (type(self), (self.path, self.cause))
 
 
+class VideoTooLargeError(VideoDecodeError):
+    """A video whose frames have more pixels than `max_video_pixels`: refused before decoding."""
+
+
 def _short(cause: object, limit: int = 400) -> str:
     """One-line text of an error or message, at most `limit` characters."""
     if isinstance(cause, BaseException):
@@ -65,7 +82,7 @@ def _short(cause: object, limit: int = 400) -> str:
 
 
 def _parse_decoder(decoder: str) -> list[str]:
-    """Split "decord,pyav" into backend names, checking each one."""
+    """Split "pyav,decord" into backend names, checking each one."""
     if not isinstance(decoder, str):
         raise ValueError(f"Invalid decoder: {decoder!r}. Expected a backend name or a comma list of {BACKENDS}.")
     names = [part.strip().lower() for part in decoder.split(",") if part.strip()]
@@ -89,21 +106,70 @@ def _check_size(size: Sequence[int] | None) -> Size | None:
     return width, height
 
 
+def _positive_int_or_none(name: str, value, meaning: str) -> int | None:
+    """`value` as an int >= 1, or None; else ValueError naming the argument."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Invalid {name}: {value!r}. Expected an int >= 1 or None ({meaning}).")
+    return int(value)
+
+
+def local_ranks() -> int:
+    """Processes of this job on this node: LOCAL_WORLD_SIZE (torchrun, accelerate) or Open MPI's; else 1."""
+    for var in LOCAL_RANKS_ENV:
+        text = os.environ.get(var, "").strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+    return 1
+
+
+def default_decode_threads() -> int:
+    """Decoder threads per process: the cores this process may use (its CPU affinity, e.g. a SLURM
+    allocation) divided among the ranks on this node, at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // local_ranks())
+
+
+def probe_size(width: int, height: int, side: int = PROBE_SIDE) -> Size:
+    """A small (width, height) with the aspect ratio of (width, height), longest side `side` (>= 2 px each)."""
+    scale = side / max(width, height, 1)
+    return max(2, int(round(width * scale))), max(2, int(round(height * scale)))
+
+
+def check_video_pixels(path: str, width: int, height: int, max_video_pixels: int | None) -> None:
+    """Raise VideoDecodeError naming the file and its frame size when width * height > max_video_pixels."""
+    if max_video_pixels is not None and width * height > max_video_pixels:
+        raise VideoTooLargeError(
+            path,
+            f"its frames are {width}x{height} ({width * height / 1e6:.1f} megapixels), above max_video_pixels="
+            f"{max_video_pixels} ({max_video_pixels / 1e6:.1f} megapixels); refused before decoding. Raise "
+            "max_video_pixels (or set it to None) to read it anyway.",
+        )
+
+
 class VideoReader:
     """One opened video: metadata, `read` and `iter_chunks`. Created by `open_video`.
 
     Attributes: path (str), backend (str), n_frames (int), fps (float), duration_s (float),
-    width/height (int, upright frame), fallback_errors (tuple of (backend, cause) pairs).
+    width/height (int, upright frame), decode_threads (int), max_video_pixels (int or None),
+    fallback_errors (tuple of (backend, cause) pairs).
     """
 
     backend = ""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, decode_threads: int | None = None,
+                 max_video_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS) -> None:
         self.path = path
         self.n_frames = 0
         self.fps = 0.0
         self.width = 0
         self.height = 0
+        self.decode_threads = decode_threads or default_decode_threads()
+        self.max_video_pixels = max_video_pixels
         self.fallback_errors: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -125,13 +191,17 @@ class VideoReader:
         """Yield `read` results for consecutive slices of `indices` of at most `chunk_size` frames.
 
         Only one chunk of frames is alive at a time; pass sorted indices for sequential decoding.
+        Arguments are checked when this is called, before the first chunk is decoded.
         """
-        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
             raise ValueError(f"Invalid chunk_size: {chunk_size!r}. Expected an int >= 1.")
         idx = self._check_indices(indices)
         checked_size = _check_size(size)
-        for start in range(0, len(idx), int(chunk_size)):
-            yield self._read_checked(idx[start : start + int(chunk_size)], checked_size)
+        return self._chunks(idx, checked_size, int(chunk_size))
+
+    def _chunks(self, idx: np.ndarray, size: Size | None, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start in range(0, len(idx), chunk_size):
+            yield self._read_checked(idx[start : start + chunk_size], size)
 
     def _read_checked(self, idx: np.ndarray, size: Size | None) -> tuple[np.ndarray, np.ndarray]:
         """Decode validated indices: unique sorted decode, then back to the requested order."""
@@ -177,14 +247,19 @@ class VideoReader:
         """Backend work: frames uint8 (N, H, W, 3) and timestamps float64 (N,) for sorted unique indices."""
         raise NotImplementedError
 
-    def _finish_open(self) -> None:
-        """Check the metadata and read frame 0 (which also gives the upright size); raise if unusable."""
+    def _check_metadata(self) -> None:
+        """Raise if the frame count or rate is unusable, or the frames are larger than max_video_pixels."""
         if self.n_frames < 1:
             raise VideoDecodeError(self.path, "the video stream holds no frames")
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise VideoDecodeError(self.path, f"unknown frame rate ({self.fps!r}): the stream reports no usable rate")
-        frames, _ = self._decode_sorted(np.zeros(1, np.int64), None)
-        self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
+        check_video_pixels(self.path, self.width, self.height, self.max_video_pixels)
+
+    def _check_first_frame(self) -> None:
+        """Read frame 0 at a small size: the backend can decode this video (the frame is dropped)."""
+        frames, _ = self._decode_sorted(np.zeros(1, np.int64), probe_size(self.width, self.height))
+        if len(frames) != 1:
+            raise VideoDecodeError(self.path, f"{self.backend} returned no first frame")
 
     def close(self) -> None:
         """Release the decoder."""
@@ -198,7 +273,7 @@ class VideoReader:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(path={self.path!r}, backend={self.backend!r}, n_frames={self.n_frames}, "
-            f"fps={self.fps:.3f}, size=({self.width}, {self.height}))"
+            f"fps={self.fps:.3f}, size=({self.width}, {self.height}), decode_threads={self.decode_threads})"
         )
 
 
@@ -209,136 +284,71 @@ def _span(indices: np.ndarray) -> str:
     return f"{int(indices[0])}..{int(indices[-1])} ({len(indices)} frames)"
 
 
-@contextlib.contextmanager
-def _decord_eof_retry() -> Iterator[None]:
-    """Set DECORD_EOF_RETRY_MAX to a sane default during a decord call when the user left it unset."""
-    if "DECORD_EOF_RETRY_MAX" in os.environ:
-        yield
-        return
-    os.environ["DECORD_EOF_RETRY_MAX"] = DECORD_EOF_RETRY_DEFAULT
-    try:
-        yield
-    finally:
-        os.environ.pop("DECORD_EOF_RETRY_MAX", None)
+def _upright(width: int, height: int, rotation_deg: float | int | None) -> Size:
+    """(width, height) of a picture after its display rotation (quarter turns swap the sides)."""
+    quarter_turns = (int(round(float(rotation_deg or 0) / 90.0))) % 4
+    return (height, width) if quarter_turns % 2 else (width, height)
 
 
-class DecordReader(VideoReader):
-    """decord backend: its own index of the file; resizing by a second reader opened at that size.
-
-    decord 0.6 keeps decoding ahead in a background thread after a read, holding every frame it
-    decodes, so an idle reader in the middle of a long video grows without bound (hundreds of MB within
-    seconds). Every reader is therefore parked on the last frame after each read, where there is
-    nothing left to decode ahead; the next read seeks back to its key frame.
-    """
-
-    backend = "decord"
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        import decord
-
-        self._decord = decord
-        self._readers: dict[Size | None, object] = {}
-        native = self._open_reader(None)
-        self.n_frames = len(native)
-        self.fps = float(native.get_avg_fps())
-        self._finish_open()
-        # Each decord reader holds its own per-frame index; a pass at CLIP size never needs the native
-        # one again, so it is reopened only if native-size frames are asked for.
-        self._readers.pop(None, None)
-
-    def _park(self, reader) -> None:
-        """Stop decord's unbounded read-ahead by moving the reader to the last frame."""
-        reader.seek(len(reader) - 1)
-
-    def _open_reader(self, size: Size | None):
-        """Open and cache a decord reader that outputs frames at `size` (None: native size)."""
-        extra = {} if size is None else {"width": size[0], "height": size[1]}
-        with _decord_eof_retry():
-            reader = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=0, **extra)
-        self._readers[size] = reader
-        return reader
-
-    def _reader(self, size: Size | None):
-        """The decord reader producing frames at `size` (opened on first use, then cached).
-
-        None means decord cannot produce that size: decord 0.6 fails on some small widths (8, 16, 24,
-        48, 72 px: "The size must exactly match"); such sizes are resized from native frames instead.
-        """
-        if size in self._readers:
-            return self._readers[size]
-        reader = self._open_reader(size)
-        if size is not None:
-            try:
-                with _decord_eof_retry():
-                    reader.get_batch([0]).asnumpy()
-                    self._park(reader)
-            except self._decord.DECORDError as exc:
-                if "size must exactly match" not in str(exc):
-                    raise
-                logger.debug("decord cannot decode '%s' at %s; resizing native frames instead", self.path, size)
-                self._readers[size] = reader = None
-        return reader
-
-    def _decode_sorted(self, indices, size):
-        reader = self._reader(size)
-        wanted = indices.tolist()
-        with _decord_eof_retry():
-            source = reader if reader is not None else self._reader(None)
-            try:
-                frames = source.get_batch(wanted).asnumpy()
-                times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
-            finally:
-                self._park(source)
-        if reader is None and size is not None:
-            frames = _resize_rgb(frames, size)
-        return np.ascontiguousarray(frames, dtype=np.uint8), times
-
-    def close(self) -> None:
-        self._readers.clear()
-
-
-def _resize_rgb(frames: np.ndarray, size: Size) -> np.ndarray:
-    """Squash-resize uint8 (N, H, W, 3) frames to size=(width, height) with bilinear filtering."""
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
+# --------------------------------------------------------------------------- PyAV
 
 
 class PyAVReader(VideoReader):
     """PyAV backend: demuxes once to index frames by presentation time, then decodes forward or seeks.
 
     Between requested frames only the frames that others refer to are decoded (skip_frame NONREF for
-    the rest) and nothing is converted; requested frames are scaled and converted to RGB in one step,
-    straight to the requested size.
+    the rest) and nothing is converted; requested frames are scaled and converted to RGB in one swscale
+    step, straight from the decoded picture to the requested size. FFmpeg decodes with
+    `decode_threads` frame/slice threads. The frame size is checked against max_video_pixels from the
+    stream parameters before the decoder opens, and the decoder itself refuses larger pictures
+    (FFmpeg's max_pixels), so a stream that grows later is refused too.
     """
 
     backend = "pyav"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, **options) -> None:
+        super().__init__(path, **options)
         import av
+        from av.video.reformatter import VideoReformatter
 
         self._container = None
+        self._reformatter = VideoReformatter()
         try:
             self._container = av.open(path, metadata_errors="ignore")
             streams = [s for s in self._container.streams.video if not _is_attached_picture(s)]
             if not streams:
                 raise VideoDecodeError(path, "the file has no video stream")
             self._stream = streams[0]
+            codec = self._stream.codec_context
+            check_video_pixels(path, int(codec.width or 0), int(codec.height or 0), self.max_video_pixels)
+            if self.max_video_pixels is not None:
+                # FFmpeg checks the line-aligned width: leave room for 64-pixel alignment.
+                codec.options = {**(codec.options or {}), "max_pixels": str(self.max_video_pixels + 64 * 16384)}
+            self._stream.thread_type = "AUTO"
+            codec.thread_count = self.decode_threads
             self._index_packets()
             self.fps = self._average_rate()
-            self._stream.thread_type = "AUTO"
             self._packets = None  # demuxing iterator after the last seek (None: must seek)
             self._pending: collections.deque = collections.deque()  # decoded frames not yet consumed
             self._next = None  # index of the frame decoding yields next (None: unknown)
             self._seek_key = 0
             self._targets: set[int] = set()  # frames the current read wants
             self._skip_unwanted = True
-            self._finish_open()
+            self._probe_first_frame()
         except BaseException:
             self.close()
             raise
+
+    def _probe_first_frame(self) -> None:
+        """Decode frame 0 (not converted): its picture size and display rotation give the upright size."""
+        self._check_metadata()  # frame count and rate; the size is checked once frame 0 gives it
+        self._targets = {0}
+        try:
+            frame = self._decode_to(0)
+        finally:
+            self._targets = set()
+        self.width, self.height = _upright(frame.width, frame.height, getattr(frame, "rotation", 0))
+        check_video_pixels(self.path, self.width, self.height, self.max_video_pixels)
 
     def _index_packets(self) -> None:
         """Demux the stream once: presentation times of all frames (sorted) and key-frame positions.
@@ -422,23 +432,17 @@ class PyAVReader(VideoReader):
 
     def _decode_sorted(self, indices, size):
         out_w, out_h = size or (self.width, self.height)
-        frames = np.empty((len(indices), out_h, out_w, 3), np.uint8) if size or self.width else None
+        frames = np.empty((len(indices), out_h, out_w, 3), np.uint8)
         times = np.empty(len(indices), np.float64)
-        collected = []
         self._targets = set(indices.tolist())
         try:
             for slot, target in enumerate(indices.tolist()):
                 frame = self._decode_to(target)
-                if frames is None:
-                    collected.append(self._to_rgb(frame, None))
-                else:
-                    frames[slot] = self._to_rgb(frame, size)
+                frames[slot] = self._to_rgb(frame, size)
                 pts = frame.pts if frame.pts is not None else self._pts[target]
                 times[slot] = pts * self._time_base
         finally:
             self._targets = set()
-        if frames is None:
-            frames = np.stack(collected)
         return frames, times
 
     def _decode_to(self, target: int):
@@ -471,15 +475,17 @@ class PyAVReader(VideoReader):
                 return frame, index
 
     def _to_rgb(self, frame, size: Size | None) -> np.ndarray:
-        """RGB uint8 (H, W, 3) of a decoded frame, upright, at `size` (width, height) if given."""
-        quarter_turns = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
-        if size is None:
-            rgb = frame.to_ndarray(format="rgb24")
-        else:
-            width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
-            rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        """RGB uint8 (H, W, 3) of a decoded frame, upright, at `size` (width, height) if given.
+
+        Scaling and the conversion to RGB are one swscale call from the decoded picture (bilinear).
+        """
+        quarter_turns = (int(round(float(getattr(frame, "rotation", 0) or 0) / 90.0))) % 4
+        width, height = size if size is not None else (self.width, self.height)
+        if quarter_turns % 2:
+            width, height = height, width
+        rgb = self._reformatter.reformat(frame, width=width, height=height, format="rgb24").to_ndarray()
         if quarter_turns:
-            rgb = np.ascontiguousarray(np.rot90(rgb, quarter_turns))
+            rgb = np.rot90(rgb, quarter_turns)
         return rgb
 
     def close(self) -> None:
@@ -495,13 +501,171 @@ def _is_attached_picture(stream) -> bool:
     return bool(flags is not None and attached is not None and flags & attached)
 
 
+def probe_with_pyav(path: str, max_video_pixels: int | None) -> tuple[Size, float]:
+    """Upright (width, height) and display rotation (degrees) of a video, read with PyAV.
+
+    The size is checked against max_video_pixels from the stream parameters first; then frame 0 is
+    decoded, not converted, for its display rotation. For backends that cannot tell the frame size
+    without decoding a native-size RGB frame (decord).
+    """
+    import av
+
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            streams = [s for s in container.streams.video if not _is_attached_picture(s)]
+            if not streams:
+                raise VideoDecodeError(path, "the file has no video stream")
+            stream = streams[0]
+            codec = stream.codec_context
+            check_video_pixels(path, int(codec.width or 0), int(codec.height or 0), max_video_pixels)
+            if max_video_pixels is not None:
+                codec.options = {**(codec.options or {}), "max_pixels": str(max_video_pixels + 64 * 16384)}
+            stream.codec_context.thread_count = 1
+            frame = next(container.decode(stream), None)
+    except VideoDecodeError:
+        raise
+    except Exception as exc:  # PyAV raises many types
+        raise VideoDecodeError(path, f"cannot read its frame size with PyAV: {_short(exc)}") from exc
+    if frame is None:
+        raise VideoDecodeError(path, "the video stream holds no frames")
+    rotation = float(getattr(frame, "rotation", 0) or 0)
+    width, height = _upright(frame.width, frame.height, rotation)
+    check_video_pixels(path, width, height, max_video_pixels)
+    return (width, height), rotation
+
+
+# --------------------------------------------------------------------------- decord
+
+
+@contextlib.contextmanager
+def _decord_eof_retry() -> Iterator[None]:
+    """Set DECORD_EOF_RETRY_MAX to a sane default during a decord call when the user left it unset."""
+    if "DECORD_EOF_RETRY_MAX" in os.environ:
+        yield
+        return
+    os.environ["DECORD_EOF_RETRY_MAX"] = DECORD_EOF_RETRY_DEFAULT
+    try:
+        yield
+    finally:
+        os.environ.pop("DECORD_EOF_RETRY_MAX", None)
+
+
+class DecordReader(VideoReader):
+    """decord backend: its own index of the file; one decord reader per output size, which scales inside
+    decord's FFmpeg filter graph.
+
+    decord cannot tell a video's frame size without decoding a native-size frame, so the size (and the
+    max_video_pixels check) comes from a PyAV probe first. decord 0.6 keeps decoding ahead in a
+    background thread after a read, holding every frame it decodes, so an idle reader in the middle of
+    a long video grows without bound (hundreds of MB within seconds). Every reader is therefore parked
+    on the last frame after each read, where there is nothing left to decode ahead; the next read seeks
+    back to its key frame.
+    """
+
+    backend = "decord"
+
+    def __init__(self, path: str, **options) -> None:
+        super().__init__(path, **options)
+        import decord
+
+        self._decord = decord
+        self._readers: dict[Size | None, object] = {}
+        (self.width, self.height), _ = probe_with_pyav(path, self.max_video_pixels)
+        size = probe_size(self.width, self.height)
+        first = self._reader(size) or self._reader(self._working_size(size))
+        self.n_frames = len(first)
+        self.fps = float(first.get_avg_fps())
+        self._check_metadata()
+        self._check_first_frame()
+        # Each decord reader holds its own per-frame index: the probe's is not kept.
+        self._readers.clear()
+
+    def _park(self, reader) -> None:
+        """Stop decord's unbounded read-ahead by moving the reader to the last frame."""
+        reader.seek(len(reader) - 1)
+
+    def _open_reader(self, size: Size | None):
+        """Open and cache a decord reader that outputs frames at `size` (None: native size)."""
+        extra = {} if size is None else {"width": size[0], "height": size[1]}
+        with _decord_eof_retry():
+            reader = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=self.decode_threads,
+                                              **extra)
+        self._readers[size] = reader
+        return reader
+
+    def _reader(self, size: Size | None):
+        """The decord reader producing frames at `size` (opened on first use, then cached), or None.
+
+        None means decord cannot produce that size: decord 0.6 fails on some small widths (8, 16, 24,
+        48, 72 px: "The size must exactly match"); such sizes are resized from a larger decord size.
+        """
+        if size in self._readers:
+            return self._readers[size]
+        reader = self._open_reader(size)
+        if size is not None:
+            try:
+                with _decord_eof_retry():
+                    reader.get_batch([0]).asnumpy()
+                    self._park(reader)
+            except self._decord.DECORDError as exc:
+                if "size must exactly match" not in str(exc):
+                    raise
+                logger.debug("decord cannot decode '%s' at %s; scaling a larger decord size instead", self.path, size)
+                self._readers[size] = reader = None
+        return reader
+
+    def _working_size(self, size: Size) -> Size | None:
+        """The smallest size decord can produce among size * 2, * 4, ... (native at most); None: native."""
+        factor = 2
+        while size[0] * factor < self.width and size[1] * factor < self.height:
+            candidate = (size[0] * factor, size[1] * factor)
+            if self._reader(candidate) is not None:
+                return candidate
+            factor *= 2
+        return None
+
+    def _decode_sorted(self, indices, size):
+        reader = self._reader(size)
+        source_size = size
+        if reader is None:
+            source_size = self._working_size(size)
+            reader = self._reader(source_size)
+        wanted = indices.tolist()
+        with _decord_eof_retry():
+            try:
+                frames = reader.get_batch(wanted).asnumpy()
+                times = np.asarray(reader.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
+            finally:
+                self._park(reader)
+        if source_size != size:
+            frames = _resize_rgb(frames, size)
+        return np.ascontiguousarray(frames, dtype=np.uint8), times
+
+    def close(self) -> None:
+        self._readers.clear()
+
+
+def _resize_rgb(frames: np.ndarray, size: Size) -> np.ndarray:
+    """Squash-resize uint8 (N, H, W, 3) frames to size=(width, height) with bilinear filtering."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
+
+
+# --------------------------------------------------------------------------- torchcodec
+
+
 class TorchCodecReader(VideoReader):
-    """torchcodec backend: exact-seek decoder; resizing inside the decoder by a cached decoder per size."""
+    """torchcodec backend: exact-seek decoder; resizing inside the decoder by a cached decoder per size.
+
+    The frame size and count come from torchcodec's metadata (no frame decoded); frame 0 is then read
+    at a small size to check that torchcodec can decode the stream.
+    """
 
     backend = "torchcodec"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, **options) -> None:
+        super().__init__(path, **options)
         from torchcodec.decoders import VideoDecoder
 
         self._decoder_cls = VideoDecoder
@@ -509,7 +673,10 @@ class TorchCodecReader(VideoReader):
         meta = self._decoders[None].metadata
         self.n_frames = int(meta.num_frames or 0)
         self.fps = float(meta.average_fps or 0.0)
-        self._finish_open()
+        self.width, self.height = int(meta.width or 0), int(meta.height or 0)
+        self._check_metadata()
+        self._check_first_frame()
+        self._decoders = {None: self._decoders[None]}
 
     def _open(self, size: Size | None):
         """A torchcodec decoder for `size` (width, height) or the native size."""
@@ -519,7 +686,8 @@ class TorchCodecReader(VideoReader):
 
             transforms = [Resize((size[1], size[0]))]
         return self._decoder_cls(
-            self.path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=0, transforms=transforms
+            self.path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=self.decode_threads,
+            transforms=transforms,
         )
 
     def _decode_sorted(self, indices, size):
@@ -532,14 +700,24 @@ class TorchCodecReader(VideoReader):
         self._decoders.clear()
 
 
-_READERS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}
+_READERS = {"pyav": PyAVReader, "decord": DecordReader, "torchcodec": TorchCodecReader}
 
 
-def open_video(path: str | os.PathLike, decoder: str = "decord") -> VideoReader:
-    """Open `path` with the first backend of `decoder` ("decord", "pyav", "torchcodec" or a comma list)
+def open_video(path: str | os.PathLike, decoder: str = DEFAULT_DECODER, *, decode_threads: int | None = None,
+               max_video_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS) -> VideoReader:
+    """Open `path` with the first backend of `decoder` ("pyav", "decord", "torchcodec" or a comma list)
     that opens it and reads its first frame. Raises VideoDecodeError naming the file when none can.
+
+    decode_threads: decoder threads (None: `default_decode_threads()`; 1: one thread).
+    max_video_pixels: videos with more pixels per frame are refused before any frame is decoded
+    (None: no limit).
     """
     names = _parse_decoder(decoder)
+    options = {
+        "decode_threads": _positive_int_or_none("decode_threads", decode_threads,
+                                                "None: the cores this process may use, shared among the ranks of this node"),
+        "max_video_pixels": _positive_int_or_none("max_video_pixels", max_video_pixels, "None: no limit"),
+    }
     path_str = os.fspath(path)
     file = Path(path_str)
     if not file.exists():
@@ -551,9 +729,11 @@ def open_video(path: str | os.PathLike, decoder: str = "decord") -> VideoReader:
     failures: list[tuple[str, str]] = []
     for name in names:
         try:
-            reader = _READERS[name](path_str)
+            reader = _READERS[name](path_str, **options)
         except ImportError as exc:
             failures.append((name, f"backend not installed ({_short(exc)})"))
+        except VideoTooLargeError:
+            raise  # a property of the file: no other backend may read it either
         except VideoDecodeError as exc:
             failures.append((name, exc.cause))
         except Exception as exc:  # decoder libraries raise many types; one error type leaves here

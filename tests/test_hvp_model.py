@@ -31,7 +31,7 @@ def test_h_vp_model_notebook_style(tmp_path, tiny, video):
     assert sel.n_frames == g.n_frames and sel.fps == pytest.approx(6.0)
     assert 1 <= len(sel.frame_indices) <= sel.budget and sel.n_analyzed <= 8
     data = sel.to_dict()
-    assert data["decoder"] == "decord" and data["query"].endswith("B. green")
+    assert data["decoder"] == "pyav" and data["query"].endswith("B. green")
     assert data["clip_frames_encoded"] == 20 + sum(len(r["lds_added"]) for r in data["rounds"])
     assert {"vlm_analysis", "clip_encode_frames", "stage1"} <= set(data["timings_s"])
     text, sel2 = model.answer(path, "Which colour comes last? Answer with a word.", gen_kwargs={"max_new_tokens": 3})

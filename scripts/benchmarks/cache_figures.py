@@ -41,7 +41,7 @@ def _coarse_filter(video_path: Path, encoder, cache, question: str, decoder: str
 
 
 def cache_warm_vs_cold(*, clip_name: str | None = None, duration_s: float = 300.0, fps: float = 30.0,
-                       size: tuple[int, int] = (640, 360), decoder: str = "decord", repeats: int = 3,
+                       size: tuple[int, int] = (640, 360), decoder: str = "pyav", repeats: int = 3,
                        work_dir: str | Path | None = None) -> dict:
     """Measure cold and warm coarse-filter times on a generated H.264 video; return the JSON-ready figures."""
     from air.base_models.clip_model import load_clip
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", default=None, help="load_clip name (default: a tiny offline open_clip)")
     parser.add_argument("--duration-s", type=float, default=300.0)
     parser.add_argument("--fps", type=float, default=30.0)
-    parser.add_argument("--decoder", default="decord")
+    parser.add_argument("--decoder", default="pyav")
     parser.add_argument("--repeats", type=int, default=3)
     return run_cli(parser, lambda args: cache_warm_vs_cold(clip_name=args.clip, duration_s=args.duration_s,
                                                            fps=args.fps, decoder=args.decoder,

@@ -64,6 +64,23 @@ def clip_geometry(width: int, height: int, image_size: int, resize: str) -> tupl
     return size, (left, top)
 
 
+def clip_preparation(width: int, height: int, image_size: int, resize: str):
+    """(decode size (width, height), transform or None) that turn upright frames into encoder inputs.
+
+    The decoder scales to the size; the transform (for "crop") cuts the centre image_size square out of a
+    chunk of frames uint8 (n, H, W, 3), giving a contiguous uint8 (n, image_size, image_size, 3).
+    """
+    size, origin = clip_geometry(width, height, image_size, resize)
+    if origin is None or size == (image_size, image_size):
+        return size, None
+    left, top, side = origin[0], origin[1], int(image_size)
+
+    def centre_crop(frames: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(frames[:, top : top + side, left : left + side])
+
+    return size, centre_crop
+
+
 class _FrameStore:
     """Features of the frames of one video for one encoder: memory dict + optional persistent cache."""
 
@@ -90,17 +107,10 @@ class _FrameStore:
 
     def _prefetcher(self, indices: np.ndarray) -> ChunkPrefetcher:
         """Chunks of frames at the encoder's input size, prepared as `self.resize` says, decoded ahead."""
-        side = self.encoder.image_size
-        size, origin = clip_geometry(self.reader.width, self.reader.height, side, self.resize)
-        crop = None
-        if origin is not None:
-            left, top = origin
-
-            def crop(frames: np.ndarray) -> np.ndarray:
-                return np.ascontiguousarray(frames[:, top : top + side, left : left + side])
-
+        size, transform = clip_preparation(self.reader.width, self.reader.height, self.encoder.image_size,
+                                           self.resize)
         return ChunkPrefetcher(self.reader, indices, size=size, chunk_size=self.chunk_size, depth=PREFETCH_DEPTH,
-                               transform=crop)
+                               transform=transform)
 
     def ensure(self, indices: np.ndarray) -> None:
         """Encode the frames of sorted unique `indices` int64 that have no features yet, and cache them."""

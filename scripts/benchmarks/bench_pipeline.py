@@ -315,8 +315,8 @@ def _behind(result: dict) -> dict[str, str]:
     if overlap:
         out["coarse_filter_vs_sum"] = (
             f"pipelined {overlap['pipelined_s']:.2f} s vs decode {overlap['decode_s']:.2f} s + ViT-B-32 encode "
-            f"{overlap['encode_s']:.2f} s ({overlap['frames']} frames); floor max/sum {overlap['ideal']:.3f}, "
-            f"{overlap['hidden']:.0%} of the shorter stage hidden")
+            f"{overlap['encode_s']:.2f} s ({overlap['frames']} frames, {overlap['torch_threads']} torch + "
+            f"{overlap['decode_threads']} decode threads); floor max/sum {overlap['ideal']:.3f}")
     if bomb:
         lifted = ", ".join(f"{b} +{r['growth_mib']:.0f} MiB" for b, r in bomb["lifted"].items())
         out["pixel_bomb_rss_mib"] = (f"{bomb['outcome']} ({bomb['seconds']:.2f} s); limit lifted, decoded and "

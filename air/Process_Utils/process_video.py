@@ -479,12 +479,9 @@ class _PyAVLane:
         self.container = container if container is not None else av.open(reader.path, metadata_errors="ignore")
         try:
             self.stream = self.container.streams[reader._stream_index]
-            codec = self.stream.codec_context
-            if reader.max_video_pixels is not None:
-                # FFmpeg checks the line-aligned width: leave room for 64-pixel alignment.
-                codec.options = {**(codec.options or {}), "max_pixels": str(reader.max_video_pixels + 64 * 16384)}
+            _limit_decoder_pixels(self.stream.codec_context, reader.max_video_pixels)
             self.stream.thread_type = "AUTO"
-            codec.thread_count = int(thread_count)
+            self.stream.codec_context.thread_count = int(thread_count)
         except BaseException:
             self.container.close()
             raise
@@ -594,6 +591,13 @@ class _PyAVLane:
             self.container = None
 
 
+def _limit_decoder_pixels(codec, max_video_pixels: int | None) -> None:
+    """Make an unopened PyAV decoder refuse pictures above max_video_pixels (FFmpeg's max_pixels option)."""
+    if max_video_pixels is not None:
+        # FFmpeg checks the line-aligned width: leave room for 64-pixel alignment of up to 16384 lines.
+        codec.options = {**(codec.options or {}), "max_pixels": str(max_video_pixels + 64 * 16384)}
+
+
 def _is_attached_picture(stream) -> bool:
     """True for a cover-art stream (a still picture attached to an audio file)."""
     flags = getattr(stream, "disposition", None)
@@ -618,9 +622,8 @@ def probe_with_pyav(path: str, max_video_pixels: int | None) -> tuple[Size, floa
             stream = streams[0]
             codec = stream.codec_context
             check_video_pixels(path, int(codec.width or 0), int(codec.height or 0), max_video_pixels)
-            if max_video_pixels is not None:
-                codec.options = {**(codec.options or {}), "max_pixels": str(max_video_pixels + 64 * 16384)}
-            stream.codec_context.thread_count = 1
+            _limit_decoder_pixels(codec, max_video_pixels)
+            codec.thread_count = 1
             frame = next(container.decode(stream), None)
     except VideoDecodeError:
         raise

@@ -19,7 +19,8 @@ CLIP preprocessing):
 - pixel_bomb_rss_mib: peak RSS increase of H_VPModel.select on a 3-frame 16000x16000 video in a fresh
   process, default config (refused by max_video_pixels); with the limit lifted per backend in `details`
   (pixel_bomb_figures.py);
-- cache_warm_vs_cold: coarse-filter time with a warm feature cache / a cold one (cache_figures.py);
+- cache_warm_vs_cold: coarse-filter time with a warm feature cache / a cold one, real-size random-weight
+  ViT-B-32, 2-minute 640x360 video (cache_figures.py);
 - selection_vs_decode: select_frames alone with instant lookup scorers on a 3-hour video (10,800 1-FPS
   samples) / the decode time of the headline reader on the 10-minute video of this run
   (selection_figures.py; the peak RSS of that selection, in a fresh process, is in `details`);
@@ -28,7 +29,7 @@ CLIP preprocessing):
 - batched_vs_sequential: 12 frames analysed in one batch / one by one, tiny Qwen2.5-VL on CPU
   (analysis_figures.py).
 --quick uses small videos (decode figures on 1 minute of 360p, overlap on 30 s of 360p, RSS on 2 vs 6
-minutes of 180p, cache on 1 minute), 100 tracks and 2 repeats: for checking the script, not for the README.
+minutes of 180p, cache on 30 s), 100 tracks and 2 repeats: for checking the script, not for the README.
 The JSON also holds `details` (absolute times and per-backend figures), `machine` and `targets`.
 """
 
@@ -217,7 +218,7 @@ def run_benchmark(work_dir: str | Path | None = None, *, quick: bool = False, de
     if "cache" in parts:
         _log("feature cache warm vs cold")
         t0 = time.perf_counter()
-        cache = cache_figures.cache_warm_vs_cold(duration_s=60.0 if quick else 300.0, decoder=decoder,
+        cache = cache_figures.cache_warm_vs_cold(duration_s=30.0 if quick else 120.0, decoder=decoder,
                                                  repeats=repeats, work_dir=work)
         stage_s["cache"] = time.perf_counter() - t0
 

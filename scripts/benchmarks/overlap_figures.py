@@ -30,24 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_common import check_at_least_one, format_rows, run_cli
+from bench_common import check_at_least_one, format_rows, run_cli, vit_b32_encoder
 
 QUERY = "What colour is the square that appears in the middle of the video?"
 CHUNK = 64
-
-
-def vit_b32_encoder(device: str = "cpu", batch_size: int = 32):
-    """A real-size ViT-B-32 open_clip encoder with random weights (no download), as an air ClipEncoder."""
-    import logging
-
-    import open_clip
-
-    from air.base_models.clip_model import OpenClipEncoder
-
-    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that no pretrained weights are loaded
-    model = open_clip.create_model("ViT-B-32", pretrained=None)
-    return OpenClipEncoder.from_model(model, open_clip.get_tokenizer("ViT-B-32"), name="open_clip:ViT-B-32/random",
-                                      device=device, batch_size=batch_size)
 
 
 def _decode_alone(video: Path, encoder, decoder: str, threads: int) -> tuple[float, list[np.ndarray]]:

@@ -655,7 +655,9 @@ def test_decoder_itself_refuses_pictures_above_the_limit(tmp_path, monkeypatch):
     """Belt and braces for streams whose pictures grow after the first parameters: with the metadata check
     switched off, FFmpeg's own max_pixels stops the decoder and the read fails with VideoDecodeError."""
     video = gv.write_pixel_bomb(tmp_path / "grey.mkv", size=(2048, 2048))
-    monkeypatch.setattr(pv, "check_video_pixels", lambda *args: None)
+    from air.Process_Utils import pyav_reader
+
+    monkeypatch.setattr(pyav_reader, "check_video_pixels", lambda *args: None)
     with pytest.raises(VideoDecodeError, match=str(video.path)):
         open_video(video.path, decoder="pyav", max_video_pixels=1000)
     with open_video(video.path, decoder="pyav", max_video_pixels=2048 * 2048) as reader:

@@ -11,7 +11,11 @@ import pytest
 
 from air.base_models.clip_model import load_clip
 from air.base_models.utils.feature_cache import FeatureCache
-from air.base_models.utils.video_similarity import VideoSimilarity, clip_geometry, preprocess_tag
+from air.base_models.utils.video_similarity import (
+    VideoSimilarity,
+    clip_geometry,
+    preprocess_tag,
+)
 from air.Process_Utils.process_video import open_video
 from air.testing import tiny_clip
 from air.testing.videos import write_video

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_common import check_at_least_one, format_rows, run_cli, vit_b32_encoder
 
 QUERY = "What colour is the square that appears in the middle of the video?"

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 DECODERS = ("decord", "pyav", "torchcodec")
+CLIP_RESIZE_MODES = ("crop", "squash", "own")
+DEFAULT_MAX_VIDEO_PIXELS = 7680 * 4320  # 8K UHD
 DEFAULT_CLIP_MODEL = "open_clip:EVA02-L-14/merged2b_s4b_b131k"
 
 # The paper's strategy presets (Tab. 14) give alpha_min and l_min as numbers around the defaults 15
@@ -86,13 +88,16 @@ class AIRConfig:
     ablate_analysis: bool = False
     ablate_lds: bool = False
     clip_model: str = DEFAULT_CLIP_MODEL
-    decoder: str = "decord"
+    decoder: str = "pyav"
+    decode_threads: int | None = None
+    max_video_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS
+    clip_resize: str = "crop"
     analysis_batch_size: int = 12
     cache_dir: str | None = field(default=None)
 
     def __post_init__(self) -> None:
         if isinstance(self.decoder, str):
-            # "decord|pyav" and "decord+pyav" survive lmms-eval's comma-split --model_args.
+            # "pyav|decord" and "pyav+decord" survive lmms-eval's comma-split --model_args.
             object.__setattr__(self, "decoder", ",".join(p.strip() for p in re.split(r"[,|+]", self.decoder)))
         for spec in fields(self):
             _validate(spec.name, getattr(self, spec.name))
@@ -158,6 +163,10 @@ _NON_NEGATIVE_REAL = {"gamma", "merge_gap_s", "min_event_s", "c_len", "alpha_fra
 _POSITIVE_INT = {"max_frames", "min_frames", "candidates_per_round", "max_rounds", "lds_max_depth", "analysis_batch_size"}
 _BOOLS = {"reanalyze", "fixed_budget", "spread_candidates", "ablate_threshold", "ablate_ranking", "ablate_analysis",
           "ablate_lds"}
+_OPTIONAL_POSITIVE_INT = {  # field: what None means
+    "decode_threads": "None: the cores this process may use, shared among the ranks of this node",
+    "max_video_pixels": "None: no limit",
+}
 
 
 def _fail(name: str, value: Any, expected: str) -> None:
@@ -193,6 +202,12 @@ def _validate(name: str, value: Any) -> None:
         parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else []
         if not parts or any(p not in DECODERS for p in parts):
             _fail(name, value, f"one of {', '.join(DECODERS)} or a comma-separated fallback list of them")
+    elif name in _OPTIONAL_POSITIVE_INT:
+        if value is not None and not (_is_int(value) and value >= 1):
+            _fail(name, value, f"an int >= 1 or None ({_OPTIONAL_POSITIVE_INT[name]})")
+    elif name == "clip_resize":
+        if value not in CLIP_RESIZE_MODES:
+            _fail(name, value, "one of crop (short side + centre crop, SPEC.md), squash, own (the CLIP encoder's own preprocessing)")
     elif name == "cache_dir":
         if value is not None and not (isinstance(value, str) and value):
             _fail(name, value, "a directory path or None")

@@ -72,7 +72,7 @@ _LOAD_DEFAULTS = {f.name: f.default for f in dc_fields(LoadOptions) if f.name in
 NOT_FINGERPRINTED = {
     "model": {"clip_device", "clip_batch_size", "trace_dir", "resume", "batch_size", "selection_file"},
     "load": {"device", "device_map"},
-    "config": {"cache_dir"},
+    "config": {"cache_dir", "decode_threads"},  # decode_threads: the same frames on any thread count (tested)
 }
 
 

@@ -35,6 +35,21 @@ DEFAULT_FRAME_MAX_SIDE = 2048
 _LOAD_FIELDS = {f for f in LoadOptions.__dataclass_fields__} - set(AIRConfig.field_names())
 
 
+_TRUNCATION_WARNED: set[str] = set()
+
+
+def warn_truncated_query(clip_name: str, tokens) -> None:
+    """Log, once per process and CLIP model, that queries are cut by the CLIP tokenizer (the trace records each)."""
+    if clip_name in _TRUNCATION_WARNED:
+        return
+    _TRUNCATION_WARNED.add(clip_name)
+    logger.warning(
+        "The CLIP query has %d tokens but %s reads only %d: the tokenizer cuts the rest (the question's end or "
+        "its options), so frames are scored against part of it. Each selection records query_truncated in its "
+        "trace; this warning is shown once per run. A CLIP model with a longer text context (e.g. longclip:L, "
+        "248 tokens) reads more.", tokens.n_tokens, clip_name, tokens.context_length)
+
+
 def vlm_frame_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
     """(width, height) that fits `max_side` keeping the aspect ratio, or None to keep the native size."""
     if not max_side or max(width, height) <= max_side:
@@ -50,8 +65,9 @@ class _SelectionJob:
     frames for the shared analysis of several videos (Backbone.analyze_many).
     """
 
-    def __init__(self, model: "H_VPModel", reader, query: str, similarity, loop: SelectionLoop):
+    def __init__(self, model: "H_VPModel", reader, query: str, similarity, loop: SelectionLoop, tokens):
         self.model, self.reader, self.query, self.similarity, self.loop = model, reader, query, similarity, loop
+        self.tokens = tokens  # QueryTokens: how the CLIP tokenizer took the query (truncated or not)
         self.timing = {"decode_vlm": 0.0, "vlm_analysis": 0.0}
 
     def _decode(self, frame_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +214,9 @@ class H_VPModel:
         """Open a video with the configured decoder list (raises VideoDecodeError naming the file)."""
         from air.Process_Utils.process_video import open_video
 
-        return open_video(video_path, decoder=self.config.decoder)
+        cfg = self.config
+        return open_video(video_path, decoder=cfg.decoder, decode_threads=cfg.decode_threads,
+                          max_video_pixels=cfg.max_video_pixels)
 
     def _vlm_frames(self, reader, frame_indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         size = vlm_frame_size(reader.width, reader.height, self.frame_max_side)
@@ -219,18 +237,26 @@ class H_VPModel:
         from air.base_models.utils.video_similarity import VideoSimilarity
 
         query = format_query(question, list(options) if options else None)
-        similarity = VideoSimilarity(reader, self.clip, query, cache=self.cache)
+        similarity = VideoSimilarity(reader, self.clip, query, cache=self.cache, resize=self.config.clip_resize)
+        tokens = similarity.query_tokens()
+        if tokens.truncated:
+            warn_truncated_query(getattr(self.clip, "name", str(self.clip)), tokens)
         loop = SelectionLoop(reader.n_frames, reader.fps, similarity, self.config, video=str(video_path))
-        return _SelectionJob(self, reader, query, similarity, loop)
+        return _SelectionJob(self, reader, query, similarity, loop, tokens)
 
     def _finish_selection(self, job: _SelectionJob) -> Selection:
         """The finished loop's Selection with what the wiring adds to its trace (query, decoder, CLIP counts)."""
-        reader, similarity = job.reader, job.similarity
+        reader, similarity, tokens = job.reader, job.similarity, job.tokens
         selection = job.loop.result()
         info: dict[str, Any] = {
             "query": job.query,
             "decoder": reader.backend,
+            "decode_threads": reader.decode_threads,
             "clip_model": getattr(self.clip, "name", str(self.clip)),
+            "clip_resize": similarity.resize,
+            "query_truncated": tokens.truncated,
+            "query_tokens": tokens.n_tokens,
+            "clip_context_length": tokens.context_length,
             "clip_frames_encoded": similarity.n_encoded,
             "clip_frames_from_cache": similarity.n_from_cache,
             "timings_s": {**selection.timings_s, **{f"clip_{k}": v for k, v in similarity.timings_s.items()},

@@ -211,7 +211,7 @@ def build_figure(
             note = f"contact sheet skipped: video not found ({video})"
         else:
             chosen = decoder or ",".join(dict.fromkeys(
-                [*(record.get("config", {}).get("decoder") or "decord").split(","), "pyav"]))
+                [*(record.get("config", {}).get("decoder") or "pyav").split(","), "pyav"]))
             try:
                 thumbs, thumb_times = _thumbnails(video, sheet, chosen, thumb_width_px)
             except Exception as exc:  # noqa: BLE001 - a figure without thumbnails beats no figure

@@ -73,7 +73,8 @@ class ClipSelectorBaseline(SelectorBaseline):
         from air.Process_Utils.sample_logic import ScoreMap
 
         query = format_query(question, options or None)
-        similarity = VideoSimilarity(reader, self.model.clip, query, cache=self.model.cache)
+        similarity = VideoSimilarity(reader, self.model.clip, query, cache=self.model.cache,
+                                     resize=self.model.config.clip_resize)
         raw = np.asarray(similarity(samples), dtype=np.float64)
         t0 = time.perf_counter()
         frames = self.pick(samples, raw, int(budget), similarity)
@@ -88,6 +89,8 @@ class ClipSelectorBaseline(SelectorBaseline):
         info = {
             "query": query,
             "clip_model": getattr(self.model.clip, "name", str(self.model.clip)),
+            "clip_resize": similarity.resize,
+            "query_truncated": similarity.query_tokens().truncated,
             "clip_frames_encoded": similarity.n_encoded,
             "clip_frames_from_cache": similarity.n_from_cache,
             "frame_similarity": [round(raw_of[f], 6) for f in frames.tolist()],

@@ -310,7 +310,7 @@ def _samples_and_similarity(video, clip_name, query, cache=None):
     from air.Process_Utils.process_video import open_video
     from air.Process_Utils.sample_logic import initial_sample_indices
 
-    with open_video(video, decoder="decord") as reader:
+    with open_video(video) as reader:  # the default decoder, as the baselines use
         samples = initial_sample_indices(reader.n_frames, reader.fps, 1.0)
         similarity = VideoSimilarity(reader, load_clip(clip_name), query, cache=cache)
         return samples, similarity(samples), similarity

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 BENCH_DIR = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks"
-FIGURES = {"decode_vs_ffmpeg", "decode_vs_naive", "rss_growth_long_vs_short", "cache_warm_vs_cold",
-           "selection_vs_decode", "analyzed_max", "batched_vs_sequential", "cross_video_vs_one_by_one",
-           "analysis_calls_cross_video_ratio"}
+FIGURES = {"decode_vs_ffmpeg", "decode_vs_naive", "decode_threads_vs_one", "coarse_filter_vs_sum",
+           "rss_growth_long_vs_short", "pixel_bomb_rss_mib", "cache_warm_vs_cold", "selection_vs_decode",
+           "analyzed_max", "batched_vs_sequential", "cross_video_vs_one_by_one", "analysis_calls_cross_video_ratio"}
 
 
 def _load(name: str):
@@ -125,3 +125,30 @@ def test_invalid_parts_are_rejected(tmp_path):
     bench = _load("bench_pipeline")
     with pytest.raises(ValueError, match="Invalid parts"):
         bench.run_benchmark(tmp_path, parts=("selection", "warp"))
+
+
+def test_overlap_figure_runs_the_real_coarse_filter(tmp_path):
+    """coarse_filter_vs_sum on a small video with a tiny encoder: the three times and the derived figures agree."""
+    from air.base_models.clip_model import load_clip
+    from air.testing.tiny_clip import build_tiny_open_clip
+    from air.testing.videos import write_video
+
+    overlap = _load("overlap_figures")
+    video = write_video(tmp_path / "v.mp4", duration_s=8.0, fps=10.0, size=(128, 72))
+    encoder = load_clip(build_tiny_open_clip(tmp_path / "clip"))
+    result = overlap.coarse_filter_vs_sum(video.path, encoder=encoder, repeats=1)
+    assert result["frames"] == 8 and result["decoder"] == "pyav"
+    total = result["decode_s"] + result["encode_s"]
+    assert result["coarse_filter_vs_sum"] == pytest.approx(result["pipelined_s"] / total)
+    assert result["ideal"] == pytest.approx(max(result["decode_s"], result["encode_s"]) / total)
+    assert {"decode", "encode_frames", "decode_wait"} <= set(result["pipelined_timings_s"])
+    json.loads(json.dumps(result))
+    assert "coarse_filter_vs_sum" in overlap._table(result)
+
+
+def test_pixel_bomb_figure_is_the_refusal_by_default(tmp_path):
+    bomb = _load("pixel_bomb_figures")
+    result = bomb.pixel_bomb_figures(tmp_path, lifted_backends=())
+    assert result["outcome"] == "refused" and "16000x16000" in result["detail"]
+    assert 0 <= result["pixel_bomb_rss_mib"] < 200, "a refusal decodes nothing"
+    assert result["video"] == {"size": [16000, 16000], "frames": 3, "bytes": result["video"]["bytes"]}

@@ -273,3 +273,45 @@ def test_open_clip_local_dir_layout(tmp_path, tiny_names, encoders):
     frames = _frames(3, 32, seed=6)
     np.testing.assert_allclose(enc.encode_frames(frames), encoders["open_clip"].encode_frames(frames), atol=1e-6)
     np.testing.assert_allclose(enc.encode_text([LONG_TEXT]), encoders["open_clip"].encode_text([LONG_TEXT]), atol=1e-6)
+
+
+# ------------------------------------------------------------------- preprocessing and query truncation
+
+
+def test_own_resize_is_each_encoders_own_preprocessing(encoders):
+    """open_clip (resize_mode 'shortest'), OpenAI clip and HF CLIPImageProcessor centre-crop; SigLIP squashes."""
+    assert {kind: encoders[kind].own_resize for kind in LOADABLE} == {
+        "open_clip": "crop", "openai": "crop", "hf_clip": "crop", "hf_siglip": "squash"}
+
+
+def test_open_clip_squash_models_are_recognised(encoders):
+    import open_clip
+
+    model = open_clip.create_model("ViT-B-32", pretrained=None)
+    model.visual.preprocess_cfg = {**model.visual.preprocess_cfg, "resize_mode": "squash"}
+    enc = cm.OpenClipEncoder.from_model(model, open_clip.get_tokenizer("ViT-B-32"), name="open_clip:ViT-B-32/random")
+    assert (enc.own_resize, enc.image_size, enc.context_length, enc.name) == ("squash", 224, 77, "open_clip:ViT-B-32/random")
+    feats = enc.encode_frames(_frames(2, 224))
+    assert feats.shape == (2, 512) and np.allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", LOADABLE)
+def test_query_tokens_find_the_truncation_boundary(encoders, kind):
+    """Exactly the texts the tokenizer cuts are reported as truncated, with their full token count."""
+    enc = encoders[kind]
+    context = enc.context_length
+    counts = {}
+    for words in range(1, 2 * context):
+        tokens = enc.query_tokens(" ".join(["dog"] * words))
+        assert tokens.context_length == context
+        counts[words] = tokens
+    fitting = [w for w, t in counts.items() if not t.truncated]
+    cut = [w for w, t in counts.items() if t.truncated]
+    assert fitting and cut and max(fitting) < min(cut), "truncation starts at one length and stays"
+    assert all(counts[w].n_tokens <= context for w in fitting)
+    assert all(counts[w].n_tokens > context for w in cut)
+    assert counts[max(fitting)].n_tokens >= context - 1, "the longest text read in full fills the context"
+    # A text the model reads in full is encoded like itself with more words after it only once it is cut.
+    first_cut = min(cut)
+    longer = " ".join(["dog"] * first_cut) + " cat"
+    np.testing.assert_allclose(enc.encode_text([longer]), enc.encode_text([" ".join(["dog"] * first_cut)]), atol=1e-6)

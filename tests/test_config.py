@@ -15,7 +15,8 @@ def test_defaults_are_specs():
     assert (c.alpha_frac, c.alpha_min_s, c.beta, c.lds_max_depth) == (0.05, 0.625, 1.5, 4)
     assert (c.gmm_seed, c.reanalyze, c.fixed_budget) == (0, False, False)
     assert c.clip_model == "open_clip:EVA02-L-14/merged2b_s4b_b131k"
-    assert (c.decoder, c.analysis_batch_size, c.cache_dir) == ("decord", 12, None)
+    assert (c.decoder, c.analysis_batch_size, c.cache_dir) == ("pyav", 12, None)
+    assert (c.decode_threads, c.max_video_pixels, c.clip_resize) == (None, 7680 * 4320, "crop")
 
 
 def test_frozen():
@@ -40,6 +41,9 @@ def test_frozen():
         ("clip_model", "", "Invalid clip_model: ''. Expected a non-empty CLIP model name"),
         ("cache_dir", 3, "Invalid cache_dir: 3. Expected a directory path or None."),
         ("analysis_batch_size", -2, "Invalid analysis_batch_size: -2. Expected an int >= 1."),
+        ("decode_threads", 0, "Invalid decode_threads: 0. Expected an int >= 1 or None (None: the cores"),
+        ("max_video_pixels", 2.5, "Invalid max_video_pixels: 2.5. Expected an int >= 1 or None (None: no limit)."),
+        ("clip_resize", "pad", "Invalid clip_resize: 'pad'. Expected one of crop (short side + centre crop, SPEC.md), squash, own"),
     ],
 )
 def test_invalid_values_rejected_with_message(field, value, expected):
@@ -200,3 +204,10 @@ def test_cache_dir_resolution(monkeypatch):
     assert AIRConfig(cache_dir="/x").resolved_cache_dir == "/x"
     monkeypatch.delenv("AIR_CLIP_CACHE_DIR")
     assert AIRConfig().resolved_cache_dir == "./clip_cache"
+
+
+def test_decoding_fields_from_model_args():
+    c = AIRConfig.from_model_args({"decode_threads": "4", "max_video_pixels": "None", "clip_resize": "squash"})
+    assert (c.decode_threads, c.max_video_pixels, c.clip_resize) == (4, None, "squash")
+    c = AIRConfig.from_model_args({"decode_threads": "None", "max_video_pixels": "8294400.0"})
+    assert (c.decode_threads, c.max_video_pixels) == (None, 3840 * 2160)

@@ -43,7 +43,7 @@ class ScriptedBackbone(Backbone):
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     clip = load_clip(build_tiny_open_clip(tmp_path_factory.mktemp("clip")))
-    config = AIRConfig(max_rounds=2, candidates_per_round=4, decoder="decord,pyav")
+    config = AIRConfig(max_rounds=2, candidates_per_round=4, decoder="pyav,decord")
     return H_VPModel(ScriptedBackbone(), clip, config, cache=None)
 
 
@@ -71,7 +71,7 @@ def test_decodable_oddities_give_a_valid_selection(case, model, tmp_path):
     assert isinstance(sel, Selection)
     frames = list(sel.frame_indices)
     assert frames == sorted(set(frames)) and all(0 <= f < sel.n_frames for f in frames) and frames
-    assert sel.to_dict()["decoder"] in ("decord", "pyav")
+    assert sel.to_dict()["decoder"] in ("pyav", "decord")
     # 4K frames reach the VLM bounded by frame_max_side
     from air.model import DEFAULT_FRAME_MAX_SIDE
 
@@ -87,6 +87,8 @@ BAD_CASES = {
     # the index survives, the later frames do not: the file opens, then reading runs out of data
     "truncated_faststart": lambda p: gen.write_truncated_mp4(p / "cutfs.mp4", duration_s=6, fps=10,
                                                              keep_fraction=0.5, faststart=True),
+    # 3 frames of 16000 x 16000: refused from its metadata (max_video_pixels), nothing decoded
+    "pixel_bomb": lambda p: gen.write_pixel_bomb(p / "bomb.mkv"),
 }
 
 
@@ -126,3 +128,37 @@ def test_backbone_raising_on_one_batch_is_recorded_and_the_loop_goes_on(model, t
     first = sel.rounds[0]
     assert first.scores[:2] == (None, None) and "CUDA out of memory" in first.errors[0]
     assert all(s is not None for s in first.scores[2:]) and len(sel.rounds) == 2
+
+
+def test_pixel_bomb_is_refused_quickly_with_its_size(model, tmp_path):
+    bomb = gen.write_pixel_bomb(tmp_path / "bomb.mkv")
+    with pytest.raises(VideoDecodeError, match=r"16000x16000 .* above max_video_pixels=33177600") as info:
+        model.select(str(bomb.path), "what is shown?")
+    assert str(bomb.path) in str(info.value)
+    lifted = H_VPModel(model.backbone, model.clip, model.config.replace(max_video_pixels=16000 * 16000), cache=None)
+    small = gen.write_pixel_bomb(tmp_path / "small.mkv", size=(640, 480))
+    assert lifted.config.max_video_pixels == 256_000_000
+    assert lifted.select(str(small.path), "what is shown?").n_frames == 3
+
+
+def test_trace_records_decoding_preprocessing_and_query_truncation(model, tmp_path, caplog):
+    import logging
+
+    from air import model as air_model
+
+    made = gen.write_video(tmp_path / "v.mp4", duration_s=6, fps=5, segments=[(0, 3, "red"), (3, 6, "blue")])
+    air_model._TRUNCATION_WARNED.clear()
+    with caplog.at_level(logging.WARNING, logger=air_model.__name__):
+        short = model.select(str(made.path), "which colour?", ["red", "blue"]).to_dict()
+        long_question = "Which of the colours shown " + "in this very long and winding question " * 12 + "comes first?"
+        long = [model.select(str(made.path), long_question).to_dict() for _ in range(2)]
+    assert short["query_truncated"] is False and short["query_tokens"] < short["clip_context_length"] == 77
+    assert all(t["query_truncated"] is True and t["query_tokens"] > 77 for t in long)
+    warnings = [r.getMessage() for r in caplog.records if "cuts the rest" in r.getMessage()]
+    assert len(warnings) == 1, "warned once per run, traced every time"
+    assert model.clip.name in warnings[0] and f"has {long[0]['query_tokens']} tokens" in warnings[0]
+    assert short["clip_resize"] == "crop" and short["decoder"] == "pyav"
+    assert short["decode_threads"] >= 1
+    squash = H_VPModel(model.backbone, model.clip, model.config.replace(clip_resize="squash", decode_threads=1),
+                       cache=None).select(str(made.path), "which colour?").to_dict()
+    assert squash["clip_resize"] == "squash" and squash["decode_threads"] == 1

@@ -31,7 +31,7 @@ def test_h_vp_model_notebook_style(tmp_path, tiny, video):
     assert sel.n_frames == g.n_frames and sel.fps == pytest.approx(6.0)
     assert 1 <= len(sel.frame_indices) <= sel.budget and sel.n_analyzed <= 8
     data = sel.to_dict()
-    assert data["decoder"] == "decord" and data["query"].endswith("B. green")
+    assert data["decoder"] == "pyav" and data["query"].endswith("B. green")
     # the 20 samples and the LDS frames scored anew (LDS frames that were samples are not encoded again)
     assert data["clip_frames_encoded"] == 20 + sum(1 for *_, src in data["scored"] if src == "lds")
     assert {"vlm_analysis", "clip_encode_frames", "stage1"} <= set(data["timings_s"])

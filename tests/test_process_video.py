@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -347,7 +348,7 @@ def test_fallback_exhausted_names_every_backend(media):
 def test_missing_backend_counts_as_a_recorded_failure(media, monkeypatch):
     """A backend that is not installed is a recorded failure of the fallback list, not a crash."""
 
-    def not_installed(path):
+    def not_installed(path, **options):
         raise ImportError("No module named 'decord'")
 
     monkeypatch.setitem(pv._READERS, "decord", not_installed)
@@ -447,3 +448,217 @@ def test_yuv_painter_matches_rgb_renderer(tmp_path):
     assert decoded[0].shape == decoded[1].shape == (8, 64, 96, 3)
     assert np.abs(decoded[0] - decoded[1]).mean() < 4.0
     assert [gv.decode_frame_index(f.astype(np.uint8), fast.n_bits) for f in decoded[0]] == list(range(8))
+
+
+# --- defaults, threads, size limits, no native-size RGB -------------------------------------------
+
+
+def test_default_decoder_is_pyav(media):
+    with open_video(media["good"]["one_frame"].path) as reader:
+        assert reader.backend == "pyav"
+    assert pv.DEFAULT_DECODER == "pyav"
+
+
+def test_default_decode_threads_share_the_allowed_cores_among_local_ranks(monkeypatch):
+    monkeypatch.setattr(pv.os, "sched_getaffinity", lambda pid: set(range(16)))
+    for var in pv.LOCAL_RANKS_ENV:
+        monkeypatch.delenv(var, raising=False)
+    assert pv.default_decode_threads() == 16
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert pv.default_decode_threads() == 4
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "32")
+    assert pv.default_decode_threads() == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "garbage")
+    assert pv.default_decode_threads() == 16
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_bad_decode_threads_and_pixel_limits_are_rejected(media, bad):
+    path = media["good"]["one_frame"].path
+    with pytest.raises(ValueError, match=r"Invalid decode_threads: .*Expected an int >= 1 or None"):
+        open_video(path, decode_threads=bad)
+    with pytest.raises(ValueError, match=r"Invalid max_video_pixels: .*Expected an int >= 1 or None"):
+        open_video(path, max_video_pixels=bad)
+
+
+def test_every_backend_takes_decode_threads(media, backend):
+    video = media["good"]["h264_bframes"]
+    with open_video(video.path, decoder=backend, decode_threads=1) as reader:
+        assert reader.decode_threads == 1
+        frames, _ = reader.read([7, 250])
+        assert [gv.decode_frame_index(f, video.n_bits) for f in frames] == [7, 250]
+    with open_video(video.path, decoder=backend) as reader:
+        assert reader.decode_threads == pv.default_decode_threads()
+
+
+@pytest.mark.parametrize("case", GOOD_CASES)
+def test_pyav_threads_give_the_same_exact_frames(media, case):
+    """One thread and several (GOP lanes decoding key-frame intervals in parallel) return identical frames."""
+    video = media["good"][case]
+    wanted = np.unique(np.concatenate([sample_indices(video.n_frames, video.fps, 1.0), _probe_indices(video.n_frames)]))
+    got = {}
+    for threads in (1, 3):
+        with open_video(video.path, decoder="pyav", decode_threads=threads) as reader:
+            got[threads] = reader.read(wanted, size=(80, 64))
+            assert reader._lanes[0].stream.codec_context.thread_count == threads
+            segments = len(reader._segments(wanted))
+            assert segments > 1 or case != "h264_bframes", "1-FPS reads cross several key-frame intervals"
+            if threads > 1 and segments > 1:
+                assert len(reader._gop_lanes) > 1, "several key-frame intervals are decoded by several lanes"
+    np.testing.assert_array_equal(got[1][0], got[3][0])
+    np.testing.assert_array_equal(got[1][1], got[3][1])
+    coded = _upright_to_coded(got[1][0], case)
+    assert [gv.decode_frame_index(f, video.n_bits) for f in coded] == wanted.tolist()
+
+
+def test_lane_error_reaches_the_caller_and_no_thread_is_left(media, monkeypatch):
+    """An error in one GOP lane ends the read with VideoDecodeError naming the file; every lane thread is joined."""
+    import threading
+
+    video = media["good"]["h264_bframes"]
+    with open_video(video.path, decoder="pyav", decode_threads=3) as reader:
+        original = pv._PyAVLane.decode_frames
+
+        def failing(lane, targets, sink):
+            if 250 in targets:
+                raise RuntimeError("simulated decoder failure")
+            return original(lane, targets, sink)
+
+        monkeypatch.setattr(pv._PyAVLane, "decode_frames", failing)
+        with pytest.raises(VideoDecodeError, match="simulated decoder failure") as info:
+            reader.read([0, 100, 150, 250, 299], size=(32, 24))
+        assert info.value.path == str(video.path)
+    assert not [t for t in threading.enumerate() if t.name.startswith("air-pyav-lane")]
+
+
+def test_pixel_bomb_is_refused_before_decoding(tmp_path, backend):
+    """A 3-frame 16000x16000 video: refused from its metadata with the file and its size, by every backend."""
+    bomb = gv.write_pixel_bomb(tmp_path / "bomb.mkv")
+    assert bomb.path.stat().st_size < 8 * 2**20
+    with pytest.raises(pv.VideoTooLargeError) as info:
+        open_video(bomb.path, decoder=backend)
+    message = str(info.value)
+    assert str(bomb.path) in message and "16000x16000" in message and "max_video_pixels=33177600" in message
+    assert isinstance(info.value, VideoDecodeError)
+
+
+def test_pixel_limit_ends_a_fallback_list_at_once(tmp_path):
+    bomb = gv.write_pixel_bomb(tmp_path / "bomb.mkv", size=(640, 480))
+    with pytest.raises(pv.VideoTooLargeError, match=r"640x480 .* above max_video_pixels=300000"):
+        open_video(bomb.path, decoder="pyav,decord", max_video_pixels=300_000)
+    with open_video(bomb.path, decoder="pyav", max_video_pixels=640 * 480) as reader:  # at the limit: read
+        frames, _ = reader.read([0, 2], size=(32, 24))
+        assert (reader.width, reader.height, reader.n_frames) == (640, 480, 3)
+        assert np.all(np.abs(frames.astype(int) - 128) <= 1), "flat mid-grey frames"
+
+
+_BOMB_CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from air.Process_Utils.process_video import open_video
+
+def rss(field):
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":")) // 1024
+
+before = rss("VmRSS")
+with open_video({path!r}, decoder={decoder!r}, max_video_pixels=None) as reader:
+    frames, _ = reader.read([0, 1, 2], size=(224, 224))
+assert frames.shape == (3, 224, 224, 3)
+print(rss("VmHWM") - before)
+"""
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_pixel_bomb_decoded_anyway_stays_below_a_gigabyte(tmp_path, decoder):
+    """With the limit lifted, the 256-megapixel frames are scaled from the decoded picture: the peak RSS
+    increase stays below 1 GiB (QUALITY.md pixel_bomb_rss_mib); a native RGB frame alone is 768 MB on top of
+    the 256 MB decoded picture. torchcodec is left out: its resize converts at the native size (about 2 GB)."""
+    import subprocess
+    import sys
+
+    if _usable(decoder):
+        pytest.skip(_usable(decoder))
+    bomb = gv.write_pixel_bomb(tmp_path / "bomb.mkv")
+    code = _BOMB_CHILD.format(root=str(Path(pv.__file__).resolve().parents[2]), path=str(bomb.path), decoder=decoder)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    growth_mib = int(proc.stdout.split()[-1])
+    assert 200 < growth_mib < 1024, f"{decoder}: peak RSS grew by {growth_mib} MiB"
+
+
+class _RecordingReformatter:
+    """Stands in for PyAV's VideoReformatter and records every (width, height) it is asked for."""
+
+    calls: list = []
+    original = None  # PyAV's class, set before it is replaced
+
+    def __init__(self):
+        self._inner = type(self).original()
+
+    def reformat(self, frame, **kwargs):
+        type(self).calls.append(((frame.width, frame.height), (kwargs.get("width"), kwargs.get("height"))))
+        return self._inner.reformat(frame, **kwargs)
+
+
+@pytest.mark.parametrize("case", ["uhd", "rotated"])
+def test_pyav_never_converts_a_native_size_frame_unless_asked(media, monkeypatch, case):
+    """Opening converts nothing; a read at a size converts straight from the decoded picture to that size."""
+    import av.video.reformatter
+
+    video = media["extra"]["uhd"] if case == "uhd" else media["good"]["rotated_mp4"]
+    _RecordingReformatter.original = av.video.reformatter.VideoReformatter
+    monkeypatch.setattr(av.video.reformatter, "VideoReformatter", _RecordingReformatter)
+    _RecordingReformatter.calls = []
+    with open_video(video.path, decoder="pyav") as reader:
+        assert _RecordingReformatter.calls == [], "probing decodes frame 0 without converting it"
+        frames, _ = reader.read([0], size=(224, 126))
+    assert frames.shape == (1, 126, 224, 3)
+    expected = (224, 126) if case == "uhd" else (126, 224)  # the coded picture of the rotated video is sideways
+    assert [out for _, out in _RecordingReformatter.calls] == [expected]
+
+
+def test_other_backends_probe_at_a_small_size(media, monkeypatch, backend):
+    """decord and torchcodec check a video by reading frame 0 at PROBE_SIDE pixels, never at the native size."""
+    sizes = []
+    cls = pv._READERS[backend]
+    original = cls._decode_sorted
+
+    def recording(self, indices, size):
+        sizes.append(size)
+        return original(self, indices, size)
+
+    monkeypatch.setattr(cls, "_decode_sorted", recording)
+    video = media["extra"]["uhd"]
+    with open_video(video.path, decoder=backend) as reader:
+        assert (reader.width, reader.height) == (3840, 2160)
+        assert all(size is not None and max(size) <= pv.PROBE_SIDE for size in sizes)
+
+
+@pytest.mark.parametrize("case", ["rotated_mp4", "vfr_mp4", "hevc_open_gop_mkv", "vp9_webm"])
+def test_resized_reads_keep_exact_frames(media, backend, case, request):
+    """Frames read at a size (as the CLIP path does) are still the requested frames, upright."""
+    if backend == "decord" and case == "hevc_open_gop_mkv":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=DECORD_OPEN_GOP))
+    video = media["good"][case]
+    wanted = _probe_indices(video.n_frames)
+    upright = (video.size[1], video.size[0]) if case == "rotated_mp4" else video.size
+    size = (upright[0] * 2 // 3, upright[1] * 2 // 3)
+    with open_video(video.path, decoder=backend) as reader:
+        frames, _ = reader.read(wanted, size=size)
+    assert frames.shape == (len(wanted), size[1], size[0], 3)
+    coded = _upright_to_coded(frames, case)
+    assert [gv.decode_frame_index(f, video.n_bits) for f in coded] == wanted.tolist()
+
+
+def test_decoder_itself_refuses_pictures_above_the_limit(tmp_path, monkeypatch):
+    """Belt and braces for streams whose pictures grow after the first parameters: with the metadata check
+    switched off, FFmpeg's own max_pixels stops the decoder and the read fails with VideoDecodeError."""
+    video = gv.write_pixel_bomb(tmp_path / "grey.mkv", size=(2048, 2048))
+    from air.Process_Utils import pyav_reader
+
+    monkeypatch.setattr(pyav_reader, "check_video_pixels", lambda *args: None)
+    with pytest.raises(VideoDecodeError, match=str(video.path)):
+        open_video(video.path, decoder="pyav", max_video_pixels=1000)
+    with open_video(video.path, decoder="pyav", max_video_pixels=2048 * 2048) as reader:
+        assert reader.read([1], size=(16, 16))[0].shape == (1, 16, 16, 3)

@@ -1,6 +1,6 @@
 """Open videos and read frames at given indices and sizes, with timestamps, through one interface.
 
-Backends: "decord" (default), "pyav" and "torchcodec". `open_video(path, decoder="decord,pyav")` tries
+Backends: "pyav" (default), "decord" and "torchcodec". `open_video(path, decoder="pyav,decord")` tries
 the listed backends in order; the first one that opens the file and reads its first frame serves it,
 `reader.backend` names it and `reader.fallback_errors` keeps why the earlier ones failed (also logged
 once). Every failure to read a video raises `VideoDecodeError`, whose message names the file.
@@ -11,61 +11,61 @@ Conventions shared by all backends:
 - `fps` is the stream's average frame rate and `duration_s = n_frames / fps` (the timeline of SPEC.md);
 - display-rotation metadata is applied (a portrait phone video comes out upright), and `size=(w, h)`
   is the size of the returned, upright frame (squashed, never cropped);
+- frames asked for at a size are scaled inside the decoder's conversion from the decoded picture: no
+  native-size RGB frame is made on the way (opening a video reads metadata and decodes its first
+  frame without converting it);
+- a video of more than `max_video_pixels` pixels per frame (default 8K, 7680 x 4320) is refused from its
+  metadata, before any frame is decoded;
+- `decode_threads` decoder threads (default: the cores this process may use, shared among the ranks
+  of this node, see `default_decode_threads`);
 - timestamps are the decoder's presentation times in seconds.
+
+The reader interface and its errors live in `video_reader.py`, the PyAV backend in `pyav_reader.py`,
+decord and torchcodec below; import every public name from here.
 """
 
 from __future__ import annotations
 
-import array
-import collections
 import contextlib
 import logging
-import math
 import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 
+from air.config import DEFAULT_MAX_VIDEO_PIXELS
+from air.Process_Utils.pyav_reader import (  # noqa: F401  (public here)
+    SEEK_MIN_GAIN_FRAMES,
+    PyAVReader,
+    _PyAVLane,
+    probe_with_pyav,
+)
 from air.Process_Utils.sample_logic import initial_sample_indices as sample_indices  # noqa: F401  (public here too)
+from air.Process_Utils.video_reader import (  # noqa: F401  (public here)
+    LOCAL_RANKS_ENV,
+    PROBE_SIDE,
+    Size,
+    VideoDecodeError,
+    VideoReader,
+    VideoTooLargeError,
+    _positive_int_or_none,
+    _short,
+    check_video_pixels,
+    default_decode_threads,
+    local_ranks,
+    probe_size,
+)
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("decord", "pyav", "torchcodec")
+BACKENDS = ("pyav", "decord", "torchcodec")
+DEFAULT_DECODER = "pyav"
 DECORD_EOF_RETRY_DEFAULT = "20480"
-# Decode forward instead of seeking unless seeking skips more than this many frames.
-SEEK_MIN_GAIN_FRAMES = 8
-
-Size = tuple[int, int]
-
-
-class VideoDecodeError(RuntimeError):
-    """A video cannot be opened or one of its frames cannot be read; names the file and the cause."""
-
-    def __init__(self, path: str | os.PathLike, cause: object) -> None:
-        self.path = os.fspath(path)
-        self.cause = _short(cause)
-        super().__init__(f"Cannot decode video '{self.path}': {self.cause}")
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.cause))
-
-
-def _short(cause: object, limit: int = 400) -> str:
-    """One-line text of an error or message, at most `limit` characters."""
-    if isinstance(cause, BaseException):
-        text = str(cause).strip() or type(cause).__name__
-        if not isinstance(cause, VideoDecodeError):
-            text = f"{type(cause).__name__}: {text}"
-    else:
-        text = str(cause)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    text = " | ".join(lines[:3]) if lines else text
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _parse_decoder(decoder: str) -> list[str]:
-    """Split "decord,pyav" into backend names, checking each one."""
+    """Split "pyav,decord" into backend names, checking each one."""
     if not isinstance(decoder, str):
         raise ValueError(f"Invalid decoder: {decoder!r}. Expected a backend name or a comma list of {BACKENDS}.")
     names = [part.strip().lower() for part in decoder.split(",") if part.strip()]
@@ -75,138 +75,7 @@ def _parse_decoder(decoder: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_size(size: Sequence[int] | None) -> Size | None:
-    """Validate a (width, height) pair of positive ints."""
-    if size is None:
-        return None
-    try:
-        width, height = (int(v) for v in size)
-        ok = all(float(v) == int(v) for v in size)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or width < 1 or height < 1:
-        raise ValueError(f"Invalid size: {size!r}. Expected (width, height), two ints >= 1.")
-    return width, height
-
-
-class VideoReader:
-    """One opened video: metadata, `read` and `iter_chunks`. Created by `open_video`.
-
-    Attributes: path (str), backend (str), n_frames (int), fps (float), duration_s (float),
-    width/height (int, upright frame), fallback_errors (tuple of (backend, cause) pairs).
-    """
-
-    backend = ""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.n_frames = 0
-        self.fps = 0.0
-        self.width = 0
-        self.height = 0
-        self.fallback_errors: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the frame timeline, n_frames / fps, in seconds."""
-        return self.n_frames / self.fps
-
-    def read(self, indices: Sequence[int] | np.ndarray, size: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Frames at `indices` (any order, duplicates allowed), resized to size=(width, height) if given.
-
-        Returns frames uint8 (N, H, W, 3) RGB in the order of `indices` and timestamps_s float64 (N,).
-        """
-        idx = self._check_indices(indices)
-        return self._read_checked(idx, _check_size(size))
-
-    def iter_chunks(
-        self, indices: Sequence[int] | np.ndarray, size: Sequence[int] | None = None, chunk_size: int = 64
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield `read` results for consecutive slices of `indices` of at most `chunk_size` frames.
-
-        Only one chunk of frames is alive at a time; pass sorted indices for sequential decoding.
-        """
-        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-            raise ValueError(f"Invalid chunk_size: {chunk_size!r}. Expected an int >= 1.")
-        idx = self._check_indices(indices)
-        checked_size = _check_size(size)
-        for start in range(0, len(idx), int(chunk_size)):
-            yield self._read_checked(idx[start : start + int(chunk_size)], checked_size)
-
-    def _read_checked(self, idx: np.ndarray, size: Size | None) -> tuple[np.ndarray, np.ndarray]:
-        """Decode validated indices: unique sorted decode, then back to the requested order."""
-        out_w, out_h = size or (self.width, self.height)
-        if len(idx) == 0:
-            return np.zeros((0, out_h, out_w, 3), np.uint8), np.zeros((0,), np.float64)
-        unique, inverse = np.unique(idx, return_inverse=True)
-        try:
-            frames, times = self._decode_sorted(unique, size)
-        except VideoDecodeError:
-            raise
-        except Exception as exc:  # decoder libraries raise many types; one error type leaves here
-            raise VideoDecodeError(self.path, f"{self.backend} failed to read frames {_span(unique)}: {_short(exc)}") from exc
-        if frames.shape[1:] != (out_h, out_w, 3) or len(frames) != len(unique):
-            raise VideoDecodeError(
-                self.path,
-                f"{self.backend} returned frames of shape {frames.shape}, expected ({len(unique)}, {out_h}, {out_w}, 3)",
-            )
-        if len(unique) == len(idx) and np.array_equal(unique, idx):
-            return frames, times
-        return frames[inverse], times[inverse]
-
-    def _check_indices(self, indices) -> np.ndarray:
-        """Indices as int64 (N,), each in 0 .. n_frames - 1, else ValueError naming the valid range."""
-        arr = np.asarray(indices)
-        if arr.ndim == 0:
-            arr = arr.reshape(1)
-        if arr.ndim != 1:
-            raise ValueError(f"Invalid frame indices of shape {arr.shape}. Expected a 1-D sequence of ints.")
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            if not (np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0)):
-                raise ValueError(f"Invalid frame indices of dtype {arr.dtype}. Expected ints.")
-        arr = arr.astype(np.int64)
-        bad = arr[(arr < 0) | (arr >= self.n_frames)]
-        if bad.size:
-            raise ValueError(
-                f"Invalid frame index {int(bad[0])} for video '{self.path}': expected 0 .. {self.n_frames - 1} "
-                f"({self.n_frames} frames)."
-            )
-        return arr
-
-    def _decode_sorted(self, indices: np.ndarray, size: Size | None) -> tuple[np.ndarray, np.ndarray]:
-        """Backend work: frames uint8 (N, H, W, 3) and timestamps float64 (N,) for sorted unique indices."""
-        raise NotImplementedError
-
-    def _finish_open(self) -> None:
-        """Check the metadata and read frame 0 (which also gives the upright size); raise if unusable."""
-        if self.n_frames < 1:
-            raise VideoDecodeError(self.path, "the video stream holds no frames")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise VideoDecodeError(self.path, f"unknown frame rate ({self.fps!r}): the stream reports no usable rate")
-        frames, _ = self._decode_sorted(np.zeros(1, np.int64), None)
-        self.height, self.width = int(frames.shape[1]), int(frames.shape[2])
-
-    def close(self) -> None:
-        """Release the decoder."""
-
-    def __enter__(self) -> "VideoReader":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(path={self.path!r}, backend={self.backend!r}, n_frames={self.n_frames}, "
-            f"fps={self.fps:.3f}, size=({self.width}, {self.height}))"
-        )
-
-
-def _span(indices: np.ndarray) -> str:
-    """Short text for a sorted index array, e.g. '3..120 (12 frames)'."""
-    if len(indices) == 1:
-        return str(int(indices[0]))
-    return f"{int(indices[0])}..{int(indices[-1])} ({len(indices)} frames)"
+# --------------------------------------------------------------------------- decord
 
 
 @contextlib.contextmanager
@@ -223,29 +92,34 @@ def _decord_eof_retry() -> Iterator[None]:
 
 
 class DecordReader(VideoReader):
-    """decord backend: its own index of the file; resizing by a second reader opened at that size.
+    """decord backend: its own index of the file; one decord reader per output size, which scales inside
+    decord's FFmpeg filter graph.
 
-    decord 0.6 keeps decoding ahead in a background thread after a read, holding every frame it
-    decodes, so an idle reader in the middle of a long video grows without bound (hundreds of MB within
-    seconds). Every reader is therefore parked on the last frame after each read, where there is
-    nothing left to decode ahead; the next read seeks back to its key frame.
+    decord cannot tell a video's frame size without decoding a native-size frame, so the size (and the
+    max_video_pixels check) comes from a PyAV probe first. decord 0.6 keeps decoding ahead in a
+    background thread after a read, holding every frame it decodes, so an idle reader in the middle of
+    a long video grows without bound (hundreds of MB within seconds). Every reader is therefore parked
+    on the last frame after each read, where there is nothing left to decode ahead; the next read seeks
+    back to its key frame.
     """
 
     backend = "decord"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, **options) -> None:
+        super().__init__(path, **options)
         import decord
 
         self._decord = decord
         self._readers: dict[Size | None, object] = {}
-        native = self._open_reader(None)
-        self.n_frames = len(native)
-        self.fps = float(native.get_avg_fps())
-        self._finish_open()
-        # Each decord reader holds its own per-frame index; a pass at CLIP size never needs the native
-        # one again, so it is reopened only if native-size frames are asked for.
-        self._readers.pop(None, None)
+        (self.width, self.height), _ = probe_with_pyav(path, self.max_video_pixels)
+        size = probe_size(self.width, self.height)
+        first = self._reader(size) or self._reader(self._working_size(size))
+        self.n_frames = len(first)
+        self.fps = float(first.get_avg_fps())
+        self._check_metadata()
+        self._check_first_frame()
+        # Each decord reader holds its own per-frame index: the probe's is not kept.
+        self._readers.clear()
 
     def _park(self, reader) -> None:
         """Stop decord's unbounded read-ahead by moving the reader to the last frame."""
@@ -255,15 +129,16 @@ class DecordReader(VideoReader):
         """Open and cache a decord reader that outputs frames at `size` (None: native size)."""
         extra = {} if size is None else {"width": size[0], "height": size[1]}
         with _decord_eof_retry():
-            reader = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=0, **extra)
+            reader = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=self.decode_threads,
+                                              **extra)
         self._readers[size] = reader
         return reader
 
     def _reader(self, size: Size | None):
-        """The decord reader producing frames at `size` (opened on first use, then cached).
+        """The decord reader producing frames at `size` (opened on first use, then cached), or None.
 
         None means decord cannot produce that size: decord 0.6 fails on some small widths (8, 16, 24,
-        48, 72 px: "The size must exactly match"); such sizes are resized from native frames instead.
+        48, 72 px: "The size must exactly match"); such sizes are resized from a larger decord size.
         """
         if size in self._readers:
             return self._readers[size]
@@ -276,21 +151,34 @@ class DecordReader(VideoReader):
             except self._decord.DECORDError as exc:
                 if "size must exactly match" not in str(exc):
                     raise
-                logger.debug("decord cannot decode '%s' at %s; resizing native frames instead", self.path, size)
+                logger.debug("decord cannot decode '%s' at %s; scaling a larger decord size instead", self.path, size)
                 self._readers[size] = reader = None
         return reader
 
+    def _working_size(self, size: Size) -> Size | None:
+        """The smallest size decord can produce among size * 2, * 4, ... (native at most); None: native."""
+        factor = 2
+        while size[0] * factor < self.width and size[1] * factor < self.height:
+            candidate = (size[0] * factor, size[1] * factor)
+            if self._reader(candidate) is not None:
+                return candidate
+            factor *= 2
+        return None
+
     def _decode_sorted(self, indices, size):
         reader = self._reader(size)
+        source_size = size
+        if reader is None:
+            source_size = self._working_size(size)
+            reader = self._reader(source_size)
         wanted = indices.tolist()
         with _decord_eof_retry():
-            source = reader if reader is not None else self._reader(None)
             try:
-                frames = source.get_batch(wanted).asnumpy()
-                times = np.asarray(source.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
+                frames = reader.get_batch(wanted).asnumpy()
+                times = np.asarray(reader.get_frame_timestamp(wanted), dtype=np.float64).reshape(-1, 2)[:, 0]
             finally:
-                self._park(source)
-        if reader is None and size is not None:
+                self._park(reader)
+        if source_size != size:
             frames = _resize_rgb(frames, size)
         return np.ascontiguousarray(frames, dtype=np.uint8), times
 
@@ -305,203 +193,20 @@ def _resize_rgb(frames: np.ndarray, size: Size) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize(size, Image.BILINEAR)) for f in frames])
 
 
-class PyAVReader(VideoReader):
-    """PyAV backend: demuxes once to index frames by presentation time, then decodes forward or seeks.
-
-    Between requested frames only the frames that others refer to are decoded (skip_frame NONREF for
-    the rest) and nothing is converted; requested frames are scaled and converted to RGB in one step,
-    straight to the requested size.
-    """
-
-    backend = "pyav"
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        import av
-
-        self._container = None
-        try:
-            self._container = av.open(path, metadata_errors="ignore")
-            streams = [s for s in self._container.streams.video if not _is_attached_picture(s)]
-            if not streams:
-                raise VideoDecodeError(path, "the file has no video stream")
-            self._stream = streams[0]
-            self._index_packets()
-            self.fps = self._average_rate()
-            self._stream.thread_type = "AUTO"
-            self._packets = None  # demuxing iterator after the last seek (None: must seek)
-            self._pending: collections.deque = collections.deque()  # decoded frames not yet consumed
-            self._next = None  # index of the frame decoding yields next (None: unknown)
-            self._seek_key = 0
-            self._targets: set[int] = set()  # frames the current read wants
-            self._skip_unwanted = True
-            self._finish_open()
-        except BaseException:
-            self.close()
-            raise
-
-    def _index_packets(self) -> None:
-        """Demux the stream once: presentation times of all frames (sorted) and key-frame positions.
-
-        Kept as compact int64 arrays (16 bytes per frame), so a 3-hour video indexes in a few MB.
-        """
-        pts_all, key_pts = array.array("q"), array.array("q")
-        for packet in self._container.demux(self._stream):
-            if packet.size == 0:
-                continue
-            pts = packet.pts if packet.pts is not None else packet.dts
-            if pts is None:
-                continue
-            pts_all.append(pts)
-            if packet.is_keyframe:
-                key_pts.append(pts)
-        self._pts = np.sort(np.frombuffer(pts_all, dtype=np.int64))
-        self.n_frames = len(self._pts)
-        keys = np.searchsorted(self._pts, np.sort(np.frombuffer(key_pts, dtype=np.int64)))
-        self._key_idx = np.unique(np.concatenate([[0], keys])).astype(np.int64) if self.n_frames else np.zeros(0, np.int64)
-        self._time_base = float(self._stream.time_base) if self._stream.time_base else 0.0
-        self._container.seek(0)
-
-    def _index_of_pts(self, pts: int | None) -> int | None:
-        """Frame index of a presentation time, or None if no frame has it."""
-        if pts is None:
-            return None
-        i = int(np.searchsorted(self._pts, pts))
-        return i if i < self.n_frames and self._pts[i] == pts else None
-
-    def _average_rate(self) -> float:
-        """The stream's average frame rate; else the guessed, base or codec rate; else from the pts span."""
-        codec_rate = getattr(self._stream.codec_context, "framerate", None)
-        for rate in (self._stream.average_rate, self._stream.guessed_rate, self._stream.base_rate, codec_rate):
-            if rate is not None and float(rate) > 0:
-                return float(rate)
-        if self.n_frames > 1 and self._time_base > 0:
-            span = (self._pts[-1] - self._pts[0]) * self._time_base
-            if span > 0:
-                return (self.n_frames - 1) / span
-        return 0.0
-
-    def _key_before(self, index: int) -> int:
-        """Index of the last key frame at or before frame `index`."""
-        return int(self._key_idx[np.searchsorted(self._key_idx, index, side="right") - 1])
-
-    def _seek_to_key(self, key: int) -> None:
-        """Seek to key frame `key` and restart demuxing there (the seek flushes the decoder)."""
-        self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
-        self._packets = self._container.demux(self._stream)
-        self._pending.clear()
-        self._next = None
-        self._seek_key = key
-
-    def _next_frame(self):
-        """Next decoded frame and its index, or (None, None) at the end of the stream.
-
-        Packets of frames that are not wanted are decoded with skip_frame="NONREF": frames no other
-        frame refers to (most B-frames) are then dropped by the decoder without being reconstructed.
-        """
-        codec = self._stream.codec_context
-        while not self._pending:
-            if self._packets is None:
-                return None, None
-            packet = next(self._packets, None)
-            if packet is None or packet.size == 0:  # end of the stream: drain the decoder
-                codec.skip_frame = "DEFAULT"
-                self._pending.extend(codec.decode(None))
-                self._packets = None
-                continue
-            index = self._index_of_pts(packet.pts)
-            wanted = not self._skip_unwanted or index is None or index in self._targets
-            codec.skip_frame = "DEFAULT" if wanted else "NONREF"
-            self._pending.extend(codec.decode(packet))
-        frame = self._pending.popleft()
-        index = self._index_of_pts(frame.pts)
-        if index is None:
-            index = self._next if self._next is not None else self._seek_key
-        self._next = index + 1
-        return frame, index
-
-    def _decode_sorted(self, indices, size):
-        out_w, out_h = size or (self.width, self.height)
-        frames = np.empty((len(indices), out_h, out_w, 3), np.uint8) if size or self.width else None
-        times = np.empty(len(indices), np.float64)
-        collected = []
-        self._targets = set(indices.tolist())
-        try:
-            for slot, target in enumerate(indices.tolist()):
-                frame = self._decode_to(target)
-                if frames is None:
-                    collected.append(self._to_rgb(frame, None))
-                else:
-                    frames[slot] = self._to_rgb(frame, size)
-                pts = frame.pts if frame.pts is not None else self._pts[target]
-                times[slot] = pts * self._time_base
-        finally:
-            self._targets = set()
-        if frames is None:
-            frames = np.stack(collected)
-        return frames, times
-
-    def _decode_to(self, target: int):
-        """Decoded frame `target`, decoding forward when that is cheaper than seeking to its key frame."""
-        key = self._key_before(target)
-        if self._packets is None or self._next is None or self._next > target or key - self._next > SEEK_MIN_GAIN_FRAMES:
-            self._seek_to_key(key)
-        frame, index = self._advance_to(target)
-        if frame is not None and index == target:
-            return frame
-        # Target not produced (open GOP, inexact index, a decoder that misjudged a frame as unreferenced):
-        # decode again from earlier key frames without skipping anything, twice at most.
-        self._skip_unwanted = False
-        try:
-            for earlier in self._key_idx[self._key_idx <= key][::-1][:2]:
-                self._seek_to_key(int(earlier))
-                frame, index = self._advance_to(target)
-                if frame is not None and index == target:
-                    return frame
-        finally:
-            self._skip_unwanted = True
-        seen = "the end of the stream" if frame is None else f"frame {index}"
-        raise VideoDecodeError(self.path, f"pyav could not decode frame {target}: decoding reached {seen} instead")
-
-    def _advance_to(self, target: int):
-        """Decode until a frame with index >= target; returns (frame, index) or (None, None) at the end."""
-        while True:
-            frame, index = self._next_frame()
-            if frame is None or index >= target:
-                return frame, index
-
-    def _to_rgb(self, frame, size: Size | None) -> np.ndarray:
-        """RGB uint8 (H, W, 3) of a decoded frame, upright, at `size` (width, height) if given."""
-        quarter_turns = (int(getattr(frame, "rotation", 0) or 0) // 90) % 4
-        if size is None:
-            rgb = frame.to_ndarray(format="rgb24")
-        else:
-            width, height = size if quarter_turns % 2 == 0 else (size[1], size[0])
-            rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
-        if quarter_turns:
-            rgb = np.ascontiguousarray(np.rot90(rgb, quarter_turns))
-        return rgb
-
-    def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = None
-
-
-def _is_attached_picture(stream) -> bool:
-    """True for a cover-art stream (a still picture attached to an audio file)."""
-    flags = getattr(stream, "disposition", None)
-    attached = getattr(type(flags), "attached_pic", None)
-    return bool(flags is not None and attached is not None and flags & attached)
+# --------------------------------------------------------------------------- torchcodec
 
 
 class TorchCodecReader(VideoReader):
-    """torchcodec backend: exact-seek decoder; resizing inside the decoder by a cached decoder per size."""
+    """torchcodec backend: exact-seek decoder; resizing inside the decoder by a cached decoder per size.
+
+    The frame size and count come from torchcodec's metadata (no frame decoded); frame 0 is then read
+    at a small size to check that torchcodec can decode the stream.
+    """
 
     backend = "torchcodec"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, **options) -> None:
+        super().__init__(path, **options)
         from torchcodec.decoders import VideoDecoder
 
         self._decoder_cls = VideoDecoder
@@ -509,7 +214,10 @@ class TorchCodecReader(VideoReader):
         meta = self._decoders[None].metadata
         self.n_frames = int(meta.num_frames or 0)
         self.fps = float(meta.average_fps or 0.0)
-        self._finish_open()
+        self.width, self.height = int(meta.width or 0), int(meta.height or 0)
+        self._check_metadata()
+        self._check_first_frame()
+        self._decoders = {None: self._decoders[None]}
 
     def _open(self, size: Size | None):
         """A torchcodec decoder for `size` (width, height) or the native size."""
@@ -519,7 +227,8 @@ class TorchCodecReader(VideoReader):
 
             transforms = [Resize((size[1], size[0]))]
         return self._decoder_cls(
-            self.path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=0, transforms=transforms
+            self.path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=self.decode_threads,
+            transforms=transforms,
         )
 
     def _decode_sorted(self, indices, size):
@@ -532,14 +241,24 @@ class TorchCodecReader(VideoReader):
         self._decoders.clear()
 
 
-_READERS = {"decord": DecordReader, "pyav": PyAVReader, "torchcodec": TorchCodecReader}
+_READERS = {"pyav": PyAVReader, "decord": DecordReader, "torchcodec": TorchCodecReader}
 
 
-def open_video(path: str | os.PathLike, decoder: str = "decord") -> VideoReader:
-    """Open `path` with the first backend of `decoder` ("decord", "pyav", "torchcodec" or a comma list)
+def open_video(path: str | os.PathLike, decoder: str = DEFAULT_DECODER, *, decode_threads: int | None = None,
+               max_video_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS) -> VideoReader:
+    """Open `path` with the first backend of `decoder` ("pyav", "decord", "torchcodec" or a comma list)
     that opens it and reads its first frame. Raises VideoDecodeError naming the file when none can.
+
+    decode_threads: decoder threads (None: `default_decode_threads()`; 1: one thread).
+    max_video_pixels: videos with more pixels per frame are refused before any frame is decoded
+    (None: no limit).
     """
     names = _parse_decoder(decoder)
+    options = {
+        "decode_threads": _positive_int_or_none("decode_threads", decode_threads,
+                                                "None: the cores this process may use, shared among the ranks of this node"),
+        "max_video_pixels": _positive_int_or_none("max_video_pixels", max_video_pixels, "None: no limit"),
+    }
     path_str = os.fspath(path)
     file = Path(path_str)
     if not file.exists():
@@ -551,9 +270,11 @@ def open_video(path: str | os.PathLike, decoder: str = "decord") -> VideoReader:
     failures: list[tuple[str, str]] = []
     for name in names:
         try:
-            reader = _READERS[name](path_str)
+            reader = _READERS[name](path_str, **options)
         except ImportError as exc:
             failures.append((name, f"backend not installed ({_short(exc)})"))
+        except VideoTooLargeError:
+            raise  # a property of the file: no other backend may read it either
         except VideoDecodeError as exc:
             failures.append((name, exc.cause))
         except Exception as exc:  # decoder libraries raise many types; one error type leaves here

@@ -11,9 +11,18 @@ Backends and their names:
   `$LONGCLIP_PATH/checkpoints`) or `longclip:<path to .pt>`; the code comes from the Long-CLIP repository
   at `LONGCLIP_PATH` (its `model/longclip.py`), 248-token text context.
 
-Frames arrive already resized (squashed) to `image_size` x `image_size` by the video decoder; the encoder
-converts them to float, normalises them with the model's own mean/std and batches them on the device.
-Texts longer than the model's context are truncated by the model's own tokenizer.
+Frames arrive already at `image_size` x `image_size` from the video decoder, prepared the way
+`air.base_models.utils.video_similarity` is told (`clip_resize`); `own_resize` says what the encoder's own
+preprocessing does, which is what `clip_resize=own` follows (the default `crop` is SPEC.md's):
+- open_clip: its model's `preprocess_cfg["resize_mode"]`: "shortest" (the default, e.g. EVA-CLIP, ViT-B-32)
+  resizes the short side and centre-crops -> "crop"; "squash" -> "squash"; "longest" (letterbox, whole
+  frame kept) -> "squash", the nearest mode offered here;
+- OpenAI clip and Long-CLIP: `Resize(short side) + CenterCrop` -> "crop";
+- Hugging Face: the checkpoint's image processor: `CLIPImageProcessor` (shortest_edge + do_center_crop)
+  -> "crop"; `SiglipImageProcessor` resizes to height x width without cropping -> "squash".
+The encoder converts frames to float, normalises them with the model's own mean/std and batches them on
+the device. Texts longer than the model's context are truncated by the model's own tokenizer;
+`query_tokens(text)` tells whether that happens.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -70,9 +79,10 @@ def _content_hash(path: Path) -> str:
 class ClipEncoder(ABC):
     """A CLIP-style dual encoder: frames and texts to unit-norm float32 embeddings in one space.
 
-    Subclasses set `name`, `image_size`, `mean`, `std`, `context_length` and `model` (the torch module) and
-    implement `_image_features` and `_text_features` on torch tensors; this class does validation,
-    batching, pixel normalisation, L2 normalisation and the progress bar.
+    Subclasses set `name`, `image_size`, `mean`, `std`, `context_length`, `own_resize` ("crop" or "squash",
+    see the module docstring) and `model` (the torch module) and implement `_image_features`,
+    `_text_features` and `_token_row` (or `query_tokens`); this class does validation, batching, pixel normalisation,
+    L2 normalisation and the progress bar.
     """
 
     name: str
@@ -80,6 +90,7 @@ class ClipEncoder(ABC):
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     context_length: int
+    own_resize: str = "crop"
 
     def __init__(self, *, device: str = "cpu", batch_size: int = 32):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -95,6 +106,22 @@ class ClipEncoder(ABC):
     @abstractmethod
     def _text_features(self, texts: list[str]):
         """Raw text embeddings: texts -> tensor (M, D); truncation is the tokenizer's job."""
+
+    def _token_row(self, text: str, context_length: int):
+        """Token ids of `text` as the model's tokenizer makes them for `context_length` positions (padded)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot tokenize")
+
+    def query_tokens(self, text: str) -> QueryTokens:
+        """How the tokenizer treats `text`: its token count without truncation and whether it is cut.
+
+        `truncated` compares the row the model gets with the same text tokenized with room to spare, so
+        it is exact whatever the tokenizer puts last (CLIP's end token, SigLIP's padding-like `</s>`).
+        """
+        fitted = [int(t) for t in self._token_row(text, self.context_length)]
+        full = [int(t) for t in self._token_row(text, max(_long_context(text), self.context_length + 1))]
+        truncated = fitted != full[: len(fitted)]
+        return QueryTokens(max(_untruncated_length(full), len(fitted) + 1 if truncated else 0),
+                           int(self.context_length), truncated)
 
     @property
     def model_dtype(self):
@@ -183,6 +210,29 @@ def _unit_rows(features) -> np.ndarray:
     return feats.cpu().numpy().astype(np.float32, copy=False)
 
 
+class QueryTokens(NamedTuple):
+    """A text's token count before truncation, the model's context length, and whether the text is cut."""
+
+    n_tokens: int
+    context_length: int
+    truncated: bool
+
+
+def _untruncated_length(tokens) -> int:
+    """Length of a token row padded at the end (its last entry is the padding id): non-padding prefix."""
+    row = [int(t) for t in tokens]
+    pad = row[-1]
+    n = len(row)
+    while n and row[n - 1] == pad:
+        n -= 1
+    return n
+
+
+def _long_context(text: str) -> int:
+    """A context length no tokenizer fills with `text` (bytes x 2 + room for special tokens and padding)."""
+    return 2 * len(text.encode("utf-8")) + 16
+
+
 def progress_bar(total: int, encoder_name: str, limit: int = 48):
     """A tqdm bar counting frames (shows frames/s), labelled with the encoder name without its fingerprint."""
     from tqdm.auto import tqdm
@@ -222,13 +272,26 @@ class OpenClipEncoder(ClipEncoder):
                 "Pretrained tags download from the Hugging Face Hub on first use; offline, pass a local "
                 "checkpoint file as open_clip:<model>/<file> or a folder as open_clip:local-dir:<dir>."
             ) from exc
+        self._setup(model, open_clip.get_tokenizer(model_name), spec)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, *, name: str, device: str = "cpu", batch_size: int = 32) -> "OpenClipEncoder":
+        """Wrap an open_clip model already built (e.g. `open_clip.create_model("ViT-B-32", pretrained=None)`)."""
+        encoder = cls.__new__(cls)
+        ClipEncoder.__init__(encoder, device=device, batch_size=batch_size)
+        encoder.name = name
+        encoder._setup(model.to(encoder.device), tokenizer, name)
+        return encoder
+
+    def _setup(self, model, tokenizer, spec: str) -> None:
         self.model = model.eval()
-        self.tokenizer = open_clip.get_tokenizer(model_name)
+        self.tokenizer = tokenizer
         cfg = getattr(model.visual, "preprocess_cfg", None) or {}
         self.mean = tuple(cfg.get("mean", OPENAI_MEAN))
         self.std = tuple(cfg.get("std", OPENAI_STD))
         self.image_size = _square_size(getattr(model.visual, "image_size", cfg.get("size", 224)), spec)
         self.context_length = int(getattr(self.tokenizer, "context_length", 77) or 77)
+        self.own_resize = "crop" if cfg.get("resize_mode", "shortest") == "shortest" else "squash"
 
     def _image_features(self, pixels):
         return self.model.encode_image(pixels)
@@ -238,6 +301,12 @@ class OpenClipEncoder(ClipEncoder):
         if isinstance(tokens, dict):
             tokens = tokens["input_ids"]
         return self.model.encode_text(tokens.to(self.device))
+
+    def _token_row(self, text, context_length):
+        tokens = self.tokenizer([text], context_length=context_length)
+        if isinstance(tokens, dict):
+            tokens = tokens["input_ids"]
+        return tokens[0]
 
 
 def _parse_open_clip(spec: str, open_clip) -> tuple[str, str | None, str]:
@@ -288,6 +357,7 @@ class TorchClipEncoder(ClipEncoder):
         self.image_size = int(image_size)
         self.context_length = int(context_length)
         self.mean, self.std = OPENAI_MEAN, OPENAI_STD
+        self.own_resize = "crop"  # both packages preprocess with Resize(short side) + CenterCrop
 
     def _image_features(self, pixels):
         return self.model.encode_image(pixels)
@@ -295,6 +365,9 @@ class TorchClipEncoder(ClipEncoder):
     def _text_features(self, texts):
         tokens = self._tokenize(texts, context_length=self.context_length, truncate=True)
         return self.model.encode_text(tokens.to(self.device))
+
+    def _token_row(self, text, context_length):
+        return self._tokenize([text], context_length=context_length, truncate=True)[0]
 
 
 def _import_openai_clip():
@@ -532,7 +605,7 @@ class HFClipEncoder(ClipEncoder):
         self.model_type = model_type
         self.image_size = _square_size(config.vision_config.image_size, spec)
         self.context_length = int(config.text_config.max_position_embeddings)
-        self.mean, self.std = _hf_mean_std(spec, model_type)
+        self.mean, self.std, self.own_resize = _hf_preprocessing(spec, model_type)
         self.name = _hf_name(spec, config)
 
     def _image_features(self, pixels):
@@ -547,19 +620,32 @@ class HFClipEncoder(ClipEncoder):
             kwargs["attention_mask"] = batch["attention_mask"].to(self.device)
         return self.model.get_text_features(**kwargs)
 
+    def query_tokens(self, text: str) -> QueryTokens:
+        n_tokens = len(self.tokenizer(text, truncation=False, verbose=False)["input_ids"])
+        return QueryTokens(n_tokens, int(self.context_length), n_tokens > self.context_length)
 
-def _hf_mean_std(spec: str, model_type: str) -> tuple[tuple, tuple]:
-    default = (OPENAI_MEAN, OPENAI_STD) if model_type == "clip" else ((0.5,) * 3, (0.5,) * 3)
+
+def _hf_preprocessing(spec: str, model_type: str) -> tuple[tuple, tuple, str]:
+    """(mean, std, own_resize) from the checkpoint's image processor; family defaults without one.
+
+    own_resize is "crop" when the processor resizes the shortest edge and centre-crops (CLIP), else
+    "squash" (SigLIP resizes to height x width).
+    """
+    clip = model_type == "clip"
+    mean, std = (OPENAI_MEAN, OPENAI_STD) if clip else ((0.5,) * 3, (0.5,) * 3)
+    own = "crop" if clip else "squash"
     try:
         from transformers import AutoImageProcessor
 
         proc = AutoImageProcessor.from_pretrained(spec)
     except (OSError, ValueError):
-        return default
-    mean, std = getattr(proc, "image_mean", None), getattr(proc, "image_std", None)
-    if mean is None or std is None:
-        return default
-    return tuple(float(x) for x in mean), tuple(float(x) for x in std)
+        return mean, std, own
+    if getattr(proc, "image_mean", None) is not None and getattr(proc, "image_std", None) is not None:
+        mean, std = tuple(float(x) for x in proc.image_mean), tuple(float(x) for x in proc.image_std)
+    size = getattr(proc, "size", None)
+    shortest = size.get("shortest_edge") if hasattr(size, "get") else getattr(size, "shortest_edge", None)
+    own = "crop" if getattr(proc, "do_center_crop", False) and shortest else "squash"
+    return mean, std, own
 
 
 def _hf_name(spec: str, config) -> str:
@@ -599,6 +685,7 @@ def load_clip(name: str, device: str = "cpu", batch_size: int = 32) -> ClipEncod
 
 __all__ = [
     "ACCEPTED_FORMS", "DEFAULT_CLIP_MODEL", "ClipEncoder", "HFClipEncoder", "LongClipCheckpoint", "OpenClipEncoder",
+    "QueryTokens",
     "TorchClipEncoder", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
     "load_longclip", "load_openai_clip", "longclip_checkpoint_path",
 ]

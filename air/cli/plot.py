@@ -38,7 +38,7 @@ def _with_video_timeline(record: dict, video: str) -> dict:
     from air.Process_Utils.process_video import VideoDecodeError, open_video
 
     try:
-        with open_video(video, decoder="decord,pyav") as reader:
+        with open_video(video) as reader:
             return {**record, "fps": reader.fps, "n_frames": reader.n_frames}
     except VideoDecodeError as exc:
         raise CLIError(f"the trace has no fps and the video cannot be read for it: {exc}", code=1) from exc

@@ -152,17 +152,17 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
             backbone_key(pretrained, model.get("backbone"))
         except ValueError as exc:
             raise CLIError(f"argument --pretrained: {exc}") from exc
-    check_video(video, config.decoder)
+    check_video(video, config.decoder, config.max_video_pixels)
     return RunPlan(video=video, question=args.question.strip(), options=args.options, pretrained=pretrained or "",
                    clip=args.clip, tiny=args.tiny, fields={**air, **load, **model})
 
 
-def check_video(video: str, decoder: str) -> None:
+def check_video(video: str, decoder: str, max_video_pixels: int | None) -> None:
     """Open the video once before any model loads, so a bad file fails in a second (exit code 1)."""
     from air.Process_Utils.process_video import VideoDecodeError, open_video
 
     try:
-        with open_video(video, decoder=decoder) as reader:
+        with open_video(video, decoder=decoder, max_video_pixels=max_video_pixels) as reader:
             if reader.n_frames < 1:
                 raise VideoDecodeError(video, "no video frames")
     except VideoDecodeError as exc:

@@ -429,6 +429,60 @@ def _zero_mp4_durations(data: bytearray, start: int, end: int) -> set[str]:
     return patched
 
 
+def _flat_grey_jpeg(width: int, height: int) -> bytes:
+    """A baseline greyscale JPEG of width x height whose every 8x8 block is mid-grey, built byte by byte.
+
+    Both Huffman tables hold one code of length 1 ("0"): DC difference 0 and end-of-block, so each block
+    costs 2 bits and the entropy-coded data is a run of zero bytes (1 MB for 16000 x 16000). No
+    encoder runs and no picture is held in memory, so any size JPEG allows (65535 a side) is written
+    in milliseconds.
+    """
+    import struct
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">HH", marker, len(payload) + 2) + payload
+
+    one_code = bytes([1] + [0] * 15)  # BITS: one code of length 1
+    quant = segment(0xFFDB, bytes([0]) + bytes([1] * 64))
+    frame = segment(0xFFC0, struct.pack(">BHHB", 8, height, width, 1) + bytes([1, 0x11, 0]))
+    tables = segment(0xFFC4, bytes([0x00]) + one_code + bytes([0]) + bytes([0x10]) + one_code + bytes([0]))
+    scan = segment(0xFFDA, bytes([1, 1, 0x00, 0, 63, 0]))
+    blocks = ((width + 7) // 8) * ((height + 7) // 8)
+    return b"\xff\xd8" + quant + frame + tables + scan + bytes((2 * blocks + 7) // 8) + b"\xff\xd9"
+
+
+def write_pixel_bomb(path: str | Path, *, size: tuple[int, int] = (16000, 16000), n_frames: int = 3,
+                     fps: float = 30.0) -> GeneratedVideo:
+    """Write an MJPEG .mkv of `n_frames` flat grey frames of `size` (default 16000 x 16000, 256 megapixels).
+
+    A few MB on disk, written without encoding (hand-made JPEGs, `_flat_grey_jpeg`): the cheap way to a
+    file whose decoded frames are enormous. H.264 encoders refuse or take minutes and gigabytes at this
+    size; MJPEG allows 65535 pixels a side and a flat picture codes to almost nothing. Decoded, each frame
+    is a 256 MB greyscale picture (768 MB as RGB). No bar code: `n_bits` is 0.
+    """
+    import av
+
+    width, height = int(size[0]), int(size[1])
+    if not (0 < width <= 65535 and 0 < height <= 65535):
+        raise ValueError(f"Invalid size: {size!r}. Expected (width, height) in 1..65535 (the JPEG limit).")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = _flat_grey_jpeg(width, height)
+    rate = Fraction(fps).limit_denominator(1001)
+    time_base = Fraction(rate.denominator, rate.numerator)
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        stream.time_base = time_base
+        for i in range(n_frames):
+            packet = av.Packet(picture)
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, i, i, time_base
+            packet.is_keyframe = True
+            out.mux(packet)
+    times = np.arange(n_frames, dtype=np.float64) / float(rate)
+    return GeneratedVideo(path, n_frames, float(rate), (width, height), "mjpeg", 0, times)
+
+
 def write_audio_only(path: str | Path, *, duration_s: float = 1.0) -> Path:
     """Write an m4a-style mp4 with one AAC audio stream and no video stream."""
     import av

@@ -36,3 +36,21 @@ def run_cli(parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace],
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def vit_b32_encoder(device: str = "cpu", batch_size: int = 32):
+    """A real-size ViT-B-32 open_clip encoder with random weights (no download), as an air ClipEncoder.
+
+    Encoding then costs what it costs with trained weights (the figures that compare CLIP work with
+    decoding or cache reads use it; a tiny model would make CLIP look free).
+    """
+    import logging
+
+    import open_clip
+
+    from air.base_models.clip_model import OpenClipEncoder
+
+    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns that no pretrained weights are loaded
+    model = open_clip.create_model("ViT-B-32", pretrained=None)
+    return OpenClipEncoder.from_model(model, open_clip.get_tokenizer("ViT-B-32"), name="open_clip:ViT-B-32/random",
+                                      device=device, batch_size=batch_size)

@@ -4,7 +4,7 @@ The coarse filter is what A.I.R. runs before any VLM call: open the video, decod
 the CLIP encoder's input size in bounded chunks, and encode them through
 `air.base_models.utils.video_similarity.VideoSimilarity` (memory only, no persistent cache).
 
-    python scripts/benchmarks/coarse_filter_rss.py --video V.mp4 --clip NAME [--decoder decord]
+    python scripts/benchmarks/coarse_filter_rss.py --video V.mp4 --clip NAME [--decoder pyav]
 
 prints one JSON line: peak_rss_bytes (VmHWM of the process, i.e. imports + model + coarse filter),
 rss_before_bytes (RSS once the model is loaded, before the video is opened), frames encoded, seconds.
@@ -33,7 +33,7 @@ def _status_bytes(field: str) -> int:
         return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(field + ":"))
 
 
-def run_coarse_filter(video: str | Path, clip_name: str, decoder: str = "decord", chunk_size: int = 64) -> dict:
+def run_coarse_filter(video: str | Path, clip_name: str, decoder: str = "pyav", chunk_size: int = 64) -> dict:
     """Run the coarse filter once in this process and return its figures (see the module docstring)."""
     import numpy as np
 
@@ -60,7 +60,7 @@ def run_coarse_filter(video: str | Path, clip_name: str, decoder: str = "decord"
     }
 
 
-def coarse_filter_peak_rss(video: str | Path, clip_name: str, decoder: str = "decord", *, threads: int = 1) -> dict:
+def coarse_filter_peak_rss(video: str | Path, clip_name: str, decoder: str = "pyav", *, threads: int = 1) -> dict:
     """Run the coarse filter on `video` in a fresh interpreter (`threads` torch/OpenMP threads); its figures."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--video", str(video), "--clip", clip_name,
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--video", required=True)
     parser.add_argument("--clip", required=True, help="load_clip name")
-    parser.add_argument("--decoder", default="decord")
+    parser.add_argument("--decoder", default="pyav")
     parser.add_argument("--chunk-size", type=int, default=64)
     args = parser.parse_args(argv)
     if importlib.util.find_spec("air") is None:  # run from a checkout without `pip install -e .`

@@ -1,16 +1,22 @@
 """Decode figures of QUALITY.md, measured side by side in one run: our 1-FPS reader against ffmpeg's
-own filter graph and against the naive decord approach, and peak RSS of the chunked reader on a long
-versus a short video.
+own filter graph, against the naive decord approach and against itself on one thread, and peak RSS of
+the chunked reader on a long versus a short video.
 
     python scripts/benchmarks/decode_figures.py --json decode.json [--quick] [--work-dir DIR]
 
 Figures (JSON keys):
 - decode_vs_ffmpeg: median time of `open_video(V, decoder).iter_chunks(1-FPS indices, size=224x224)`
-  / median time of `ffmpeg -i V -vf fps=1,scale=224:224 -f rawvideo -pix_fmt rgb24 -` (target <= 1.5);
+  with its default threads / median time of
+  `ffmpeg -i V -vf fps=1,scale=224:224 -f rawvideo -pix_fmt rgb24 -` (ffmpeg's own default threads)
+  (target <= 0.6);
 - decode_vs_naive: the same reader / decord `get_batch` of all 1-FPS indices at full resolution, then
-  a bilinear resize to 224x224 (target <= 0.5);
+  a bilinear resize to 224x224 (target <= 0.35);
+- decode_threads_vs_one: the same reader with its default decode_threads / with decode_threads=1
+  (target <= 0.75 on 2 cores);
 - rss_growth_long_vs_short: peak RSS of a fresh process running the chunked 1-FPS reader on the long
-  video / on the short one, same resolution (target <= 1.2).
+  video / on the short one, same resolution (target <= 1.1).
+Every contender runs once per repeat, interleaved, so load changes on a shared machine hit all alike;
+the reported times are medians.
 The generated videos are cached in the work directory (default: a folder under the system temp dir).
 Importable: bench_pipeline.py calls `decode_figures(...)` and the helpers below.
 """
@@ -35,11 +41,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("air") is None:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT))
 
-from air.Process_Utils.process_video import BACKENDS, open_video, sample_indices  # noqa: E402
+from air.Process_Utils.process_video import (  # noqa: E402
+    BACKENDS,
+    DEFAULT_DECODER,
+    default_decode_threads,
+    open_video,
+    sample_indices,
+)
 from air.testing.videos import write_video  # noqa: E402
 
 CLIP_SIZE = (224, 224)
-TARGETS = {"decode_vs_ffmpeg": 1.5, "decode_vs_naive": 0.5, "rss_growth_long_vs_short": 1.2}
+TARGETS = {"decode_vs_ffmpeg": 0.6, "decode_vs_naive": 0.35, "decode_threads_vs_one": 0.75,
+           "rss_growth_long_vs_short": 1.1}
+ONE_THREAD = "@1"  # suffix of the one-thread contender of a backend, e.g. "pyav@1"
 
 # (duration_s, (width, height), fps) of the videos each mode uses.
 FULL = {"decode": (600.0, (1280, 720), 30.0), "rss_short": (300.0, (640, 360), 30.0), "rss_long": (1800.0, (640, 360), 30.0)}
@@ -83,12 +97,16 @@ def time_ffmpeg(path: str | Path, size: tuple[int, int] = CLIP_SIZE, sample_fps:
 
 
 def time_reader(
-    path: str | Path, decoder: str, size: tuple[int, int] = CLIP_SIZE, sample_fps: float = 1.0, chunk_size: int = 64
+    path: str | Path, decoder: str, size: tuple[int, int] = CLIP_SIZE, sample_fps: float = 1.0, chunk_size: int = 64,
+    decode_threads: int | None = None,
 ) -> tuple[float, int]:
-    """Seconds for our reader (open included) to stream the 1-FPS frames at `size`, and the frame count."""
+    """Seconds for our reader (open included) to stream the 1-FPS frames at `size`, and the frame count.
+
+    decode_threads: None for the reader's default (the cores this process may use), 1 for one thread.
+    """
     start = time.perf_counter()
     count = 0
-    with open_video(path, decoder=decoder) as reader:
+    with open_video(path, decoder=decoder, decode_threads=decode_threads) as reader:
         indices = sample_indices(reader.n_frames, reader.fps, sample_fps)
         for frames, _ in reader.iter_chunks(indices, size=size, chunk_size=chunk_size):
             count += len(frames)
@@ -144,7 +162,7 @@ def available_backends() -> list[str]:
 
 
 def decode_figures(
-    work_dir: str | Path | None = None, *, quick: bool = False, repeats: int = 3, decoder: str = "decord",
+    work_dir: str | Path | None = None, *, quick: bool = False, repeats: int = 3, decoder: str = "pyav",
     backends: list[str] | None = None,
 ) -> dict:
     """Measure every decode figure side by side; returns a JSON-ready dict (medians of `repeats` runs)."""
@@ -158,7 +176,9 @@ def decode_figures(
     if decoder not in backends:
         backends = [decoder, *backends]
 
-    times: dict[str, list[float]] = {"ffmpeg": [], "naive_decord": [], **{b: [] for b in backends}}
+    times: dict[str, list[float]] = {"ffmpeg": [], "naive_decord": []}
+    for b in backends:
+        times[b], times[b + ONE_THREAD] = [], []
     counts: dict[str, int] = {}
     for _ in range(repeats):  # interleaved, so load changes hit every contender alike
         for name in times:
@@ -166,6 +186,8 @@ def decode_figures(
                 elapsed, count = time_ffmpeg(main_video)
             elif name == "naive_decord":
                 elapsed, count = time_naive_decord(main_video)
+            elif name.endswith(ONE_THREAD):
+                elapsed, count = time_reader(main_video, name[: -len(ONE_THREAD)], decode_threads=1)
             else:
                 elapsed, count = time_reader(main_video, name)
             times[name].append(elapsed)
@@ -183,12 +205,14 @@ def decode_figures(
     figures = {
         "decode_vs_ffmpeg": medians[decoder] / medians["ffmpeg"],
         "decode_vs_naive": medians[decoder] / medians["naive_decord"],
+        "decode_threads_vs_one": medians[decoder] / medians[decoder + ONE_THREAD],
         "rss_growth_long_vs_short": rss[decoder]["growth"],
     }
     per_backend = {
         b: {
-            "time_s": medians[b], "vs_ffmpeg": medians[b] / medians["ffmpeg"],
-            "vs_naive": medians[b] / medians["naive_decord"], "rss_growth": rss[b]["growth"],
+            "time_s": medians[b], "time_one_thread_s": medians[b + ONE_THREAD],
+            "vs_ffmpeg": medians[b] / medians["ffmpeg"], "vs_naive": medians[b] / medians["naive_decord"],
+            "threads_vs_one": medians[b] / medians[b + ONE_THREAD], "rss_growth": rss[b]["growth"],
         }
         for b in backends
     }
@@ -205,7 +229,8 @@ def decode_figures(
         "videos": videos,
         "repeats": repeats,
         "quick": quick,
-        "machine": {"cpus": os.cpu_count(), "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},
+        "machine": {"cpus": os.cpu_count(), "decode_threads": default_decode_threads(),
+                    "loadavg_1m_at_end": round(os.getloadavg()[0], 2)},
     }
 
 
@@ -215,13 +240,14 @@ def format_table(result: dict) -> str:
              f"median of {result['repeats']})", f"{'figure':28s} {'value':>8s} {'target':>8s}  ok"]
     for key, target in result["targets"].items():
         lines.append(f"{key:28s} {result[key]:8.3f} {target:8.2f}  {'yes' if result['meets_targets'][key] else 'NO'}")
-    lines.append(f"{'contender':16s} {'time_s':>8s} {'vs_ffmpeg':>9s} {'vs_naive':>8s} {'RSS short/long MiB':>19s} {'growth':>6s}")
+    lines.append(f"{'contender':16s} {'time_s':>8s} {'vs_ffmpeg':>9s} {'vs_naive':>8s} {'vs_1thr':>8s} "
+                 f"{'RSS short/long MiB':>19s} {'growth':>6s}")
     for name, value in result["times_s"].items():
         row = f"{name:16s} {value:8.2f}"
         if name in result["per_backend"]:
             b, r = result["per_backend"][name], result["rss"][name]
             mib = f"{r['rss_short']['peak_rss_bytes'] / 2**20:.0f} / {r['rss_long']['peak_rss_bytes'] / 2**20:.0f}"
-            row += f" {b['vs_ffmpeg']:9.3f} {b['vs_naive']:8.3f} {mib:>19s} {r['growth']:6.3f}"
+            row += f" {b['vs_ffmpeg']:9.3f} {b['vs_naive']:8.3f} {b['threads_vs_one']:8.3f} {mib:>19s} {r['growth']:6.3f}"
         lines.append(row)
     return "\n".join(lines)
 
@@ -232,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small videos (1 min 360p; RSS 2 vs 6 min at 180p)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where generated videos are cached")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--decoder", default="decord", choices=list(BACKENDS), help="backend of the headline figures")
+    parser.add_argument("--decoder", default=DEFAULT_DECODER, choices=list(BACKENDS),
+                        help="backend of the headline figures")
     args = parser.parse_args(argv)
     result = decode_figures(args.work_dir, quick=args.quick, repeats=args.repeats, decoder=args.decoder)
     print(format_table(result))

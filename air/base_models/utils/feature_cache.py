@@ -100,7 +100,10 @@ class FeatureCache:
         return Path(root).expanduser().resolve()
 
     def key(self, video_path: str | Path, *, decoder: str, preprocess: str, encoder_name: str) -> str:
-        """Hex key (32 digits) for one video + decoder + preprocessing (e.g. "squash224") + encoder name.
+        """Hex key (32 digits) for one video + decoder + preprocessing + encoder name.
+
+        preprocess: how frames reach the encoder, `video_similarity.preprocess_tag`: the resolved
+        clip_resize mode and the input size, e.g. "crop224" or "squash384".
 
         Raises FileNotFoundError if the video does not exist.
         """

@@ -387,13 +387,16 @@ def test_decord_reader_leaves_environment_unchanged(media, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "n_frames, fps, sample_fps, step",
-    [(300, 30.0, 1.0, 30), (300, 29.97, 1.0, 30), (240, 23.976, 1.0, 24), (100, 25.0, 2.0, 13),
+    "n_frames, fps, sample_fps, period",
+    [(300, 30.0, 1.0, 30), (300, 29.97, 1.0, 29.97), (240, 23.976, 1.0, 23.976), (100, 25.0, 2.0, 12.5),
      (10, 0.5, 1.0, 1), (90, 30.0, 0.5, 60)],
 )
-def test_sample_indices_every_rounded_step(n_frames, fps, sample_fps, step):
+def test_sample_indices_at_rounded_multiples_of_the_period(n_frames, fps, sample_fps, period):
+    """Sample k at round(k * fps / sample_fps), half up (SPEC.md); every frame when fps <= sample_fps."""
     got = sample_indices(n_frames, fps, sample_fps)
-    np.testing.assert_array_equal(got, np.arange(0, n_frames, step))
+    k = np.arange(int(np.ceil(n_frames / period)))
+    expected = np.floor(k * period + 0.5).astype(np.int64)
+    np.testing.assert_array_equal(got, expected[expected < n_frames])
     assert got.dtype == np.int64
 
 

@@ -194,7 +194,9 @@ def scan_for_resume(trace_dir: str | Path, fingerprint: dict, method: str) -> Re
 
     A record is reused when its method is `method` (a record without one counts as this method's),
     its fingerprint hash equals fingerprint["hash"] and it holds no error; the last such record per
-    (task, doc_id) wins. A sample whose records all carry another fingerprint (or none) is foreign.
+    (task, doc_id) wins, except that a failed record never replaces an error-free one. Every
+    `traces_rank*.jsonl` is read, so records are found whatever rank wrote them: the number of ranks
+    (processes, nodes) may change between attempts. A sample whose records all carry another fingerprint (or none) is foreign.
     """
     matching: dict[str, dict] = {}
     foreign: dict[str, dict[str, tuple[Any, Any]]] = {}
@@ -209,7 +211,12 @@ def scan_for_resume(trace_dir: str | Path, fingerprint: dict, method: str) -> Re
         key = trace_key(record["task"], record["doc_id"])
         theirs = record.get("fingerprint")
         if isinstance(theirs, dict) and theirs.get("hash") == fingerprint["hash"]:
-            matching[key] = record
+            # An error-free record is never displaced by a failed one. When the number of ranks changes
+            # between attempts, a sample's failed attempt and its later success can sit in different rank
+            # files, which are read in name order, not in time order.
+            previous = matching.get(key)
+            if previous is None or previous.get("error") or not record.get("error"):
+                matching[key] = record
         elif isinstance(theirs, dict) and isinstance(theirs.get("parts"), dict):
             foreign[key] = differing_fields(fingerprint["parts"], theirs["parts"]) or {
                 "fingerprint.hash": (fingerprint["hash"], theirs.get("hash", ABSENT))}

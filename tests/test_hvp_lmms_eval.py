@@ -337,6 +337,16 @@ def test_hvp_cli_two_processes_lose_and_duplicate_nothing(tmp_path, tiny, videos
     assert sorted(r["doc_id"] for r in records) == [0, 1, 2], "no doc lost or traced twice"
     assert len(samples_of(output, "air_t_multi")) == 3
 
+    # the next attempt runs on fewer ranks (a multi-node job requeued on fewer nodes): rank 0 now gets doc 1,
+    # traced by rank 1 before, and reuses it like every other record
+    resumed = tmp_path / "out_one_rank"
+    proc = run_lmms_eval(_args(tiny, "air_t_multi", include, resumed, "resume=True", trace_dir=output / "traces"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "3 traced samples reused" in proc.stdout + proc.stderr
+    assert len(list(iter_trace_records(output / "traces"))) == 3, "nothing ran again"
+    answers = {s["doc_id"]: s["filtered_resps"] for s in samples_of(output, "air_t_multi")}
+    assert {s["doc_id"]: s["filtered_resps"] for s in samples_of(resumed, "air_t_multi")} == answers
+
 
 def test_air_demo_end_to_end(tmp_path):
     """What `make demo` runs: tiny models built once, lmms-eval on air_sample, the printed summary."""

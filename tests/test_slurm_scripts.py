@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,7 +56,8 @@ exit "${FAKE_EXIT:-0}"
 
 def test_scripts_exist():
     names = {path.name for path in SCRIPTS}
-    assert {"run_benchmark.sh", "air.sbatch", "uniform.sbatch", "baseline.sbatch", "table.sbatch"} <= names
+    assert {"run_benchmark.sh", "air.sbatch", "uniform.sbatch", "baseline.sbatch", "table.sbatch", "multinode.sbatch",
+            "cache.sbatch", "cache_build.sh", "common.sh"} <= names
     assert (SLURM / "README.md").is_file()
 
 
@@ -234,10 +236,14 @@ def test_custom_task_list_and_manual_index(env_setup):
     assert arg_after(args, "--limit") == "2"
 
 
-def test_comma_in_pretrained_is_rejected(env_setup):
-    env, _ = env_setup
-    result = run("air.sbatch", env, PRETRAINED="a,b")
-    assert result.returncode != 0 and "must not contain a comma" in result.stderr
+@pytest.mark.parametrize("variable", ["PRETRAINED", "CLIP", "OUTPUT_DIR", "RUN_TAG", "MODEL"])
+def test_comma_in_a_value_joined_into_model_args_is_rejected(env_setup, variable):
+    env, tmp_path = env_setup
+    script = "baseline.sbatch" if variable == "MODEL" else "air.sbatch"
+    result = run(script, env, **{"FAKE_WRITE_RESULTS": "1", "MODEL": "air_uniform", variable: "a,b=1"})
+    assert result.returncode == 2
+    assert f"Invalid {variable}: 'a,b=1'. It must not contain a comma" in result.stderr
+    assert not (tmp_path / "args.txt").exists()
 
 
 def test_missing_hf_home_directory_is_rejected(env_setup):
@@ -277,6 +283,222 @@ def test_dry_run_prints_the_command_without_launching(env_setup):
     assert result.returncode == 0, result.stderr
     assert "accelerate launch" in result.stdout and "--model hvp" in result.stdout
     assert not (tmp_path / "args.txt").exists()
+
+
+# ---------------------------------------------------------------- multinode.sbatch: one benchmark over several nodes
+FAKE_SRUN = r"""#!/bin/bash
+# Stand-in for srun in a fake allocation of SLURM_NNODES nodes: record the options, then run the command once
+# per node in turn, with the variables srun gives each task (one task per node).
+printf '%s\n' "$@" > "$FAKE_SRUN_ARGS"
+while [ "$#" -gt 0 ] && [ "${1#-}" != "$1" ]; do shift; done
+status=0
+for ((node = 0; node < SLURM_NNODES; node++)); do
+  SLURM_NODEID=$node SLURM_PROCID=$node SLURM_LOCALID=${FAKE_LOCALID:-0} SLURMD_NODENAME="gpu-node$node" \
+    FAKE_ARGS_FILE="$FAKE_ARGS_FILE.node$node" "$@" || status=$?
+done
+exit "$status"
+"""
+
+FAKE_SCONTROL = r"""#!/bin/bash
+# Stand-in for scontrol: `scontrol show hostnames LIST` of the fake allocation.
+[ "$1 $2" = "show hostnames" ] || { echo "fake scontrol: unexpected arguments: $*" >&2; exit 1; }
+echo "$3" > "$FAKE_SCONTROL_ARGS"
+printf 'gpu-a17\ngpu-b03\n'
+"""
+
+
+@pytest.fixture
+def multinode_env(env_setup):
+    """env_setup in a fake 2-node allocation (4 GPUs per node): stand-in srun and scontrol on PATH."""
+    env, tmp_path = env_setup
+    bin_dir = tmp_path / "slurm_bin"
+    bin_dir.mkdir()
+    for name, text in (("srun", FAKE_SRUN), ("scontrol", FAKE_SCONTROL)):
+        (bin_dir / name).write_text(text, encoding="utf-8")
+        (bin_dir / name).chmod(0o755)
+    env = {**env, "PATH": f"{bin_dir}:{env['PATH']}", "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "gpu-[a17,b03]",
+           "SLURM_GPUS_ON_NODE": "4", "SLURM_CPUS_PER_TASK": "16", "SLURM_JOB_ID": "777",
+           "FAKE_SRUN_ARGS": str(tmp_path / "srun_args.txt"), "FAKE_SCONTROL_ARGS": str(tmp_path / "scontrol_args.txt")}
+    env.pop("SLURM_ARRAY_TASK_ID")
+    return env, tmp_path
+
+
+def test_multinode_dry_run_prints_one_accelerate_launch_per_node(multinode_env):
+    env, tmp_path = multinode_env
+    result = run("multinode.sbatch", env, DRY_RUN="1", TASK_INDEX="0")
+    assert result.returncode == 0, result.stderr
+    srun_args = (tmp_path / "srun_args.txt").read_text(encoding="utf-8").splitlines()
+    assert srun_args[:5] == ["--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=16",
+                             "--kill-on-bad-exit=1"]
+    assert srun_args[5:] == ["bash", str(tmp_path / "repo" / "scripts" / "slurm" / "run_benchmark.sh")]
+    assert (tmp_path / "scontrol_args.txt").read_text(encoding="utf-8").strip() == "gpu-[a17,b03]"
+    run_dir = tmp_path / "out" / "videomme_hvp" / "hvp" / "Qwen2.5-VL-7B-Instruct"
+    # the printed lines are shell-quoted (printf %q): read them back as the shell would
+    commands = [shlex.split(line[len("command: "):]) for line in result.stdout.splitlines()
+                if line.startswith("command: ")]
+    expected = [
+        ("accelerate launch --multi_gpu --num_machines 2 --machine_rank " + str(node) +
+         " --main_process_ip gpu-a17 --num_processes 8 --main_process_port 20777 -m lmms_eval --model hvp"
+         " --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct,clip_model=open_clip:EVA02-L-14/merged2b_s4b_b131k,"
+         f"trace_dir={run_dir / 'traces'},resume=True --tasks videomme_hvp --include_path {tmp_path / 'repo' / 'configs'}"
+         f" --batch_size 1 --output_path {run_dir} --log_samples --log_samples_suffix hvp --verbosity INFO").split(" ")
+        for node in (0, 1)
+    ]
+    assert commands == expected, result.stdout
+    assert "processes=8 (4 per node, machine 1 of 2)" in result.stdout
+    assert not list(tmp_path.glob("args.txt*")), "a dry run launches nothing"
+
+
+def test_multinode_launch_runs_every_node_and_only_machine_0_checks_results(multinode_env):
+    env, tmp_path = multinode_env
+    result = run("multinode.sbatch", env, FAKE_WRITE_RESULTS="1", TASK_INDEX="2", MODEL="air_uniform")
+    assert result.returncode == 0, result.stderr
+    per_node = [(tmp_path / f"args.txt.node{n}").read_text(encoding="utf-8").splitlines() for n in (0, 1)]
+    for node, args in enumerate(per_node):
+        assert arg_after(args, "--machine_rank") == str(node) and arg_after(args, "--num_machines") == "2"
+        assert arg_after(args, "--main_process_ip") == "gpu-a17" and arg_after(args, "--num_processes") == "8"
+        assert arg_after(args, "--model") == "air_uniform" and arg_after(args, "--tasks") == "mlvu_dev_hvp"
+    assert per_node[0][per_node[0].index("--num_processes"):] == per_node[1][per_node[1].index("--num_processes"):]
+    assert "machine 1 done; machine 0 writes and checks the results." in result.stdout
+    assert result.stdout.count("results: ") == 1
+
+
+def test_multinode_failure_of_one_node_fails_the_job(multinode_env):
+    env, _ = multinode_env
+    result = run("multinode.sbatch", env, TASK_INDEX="0", FAKE_EXIT="1")
+    assert result.returncode == 1
+    assert "exited with status 1 for task videomme_hvp on machine 1" in result.stderr
+
+
+@pytest.mark.parametrize(("script", "extra", "message"), [
+    ("air.sbatch", {"SLURM_ARRAY_TASK_ID": "0"},
+     "this job holds 2 nodes, but NUM_MACHINES is 1: accelerate would run on one node only. Submit multinode.sbatch"),
+    ("multinode.sbatch", {"TASK_INDEX": "0", "FAKE_LOCALID": "1"}, "more than one launcher on node gpu-node0"),
+    ("multinode.sbatch", {"TASK_INDEX": "0", "SLURM_NNODES": None}, "SLURM_NNODES: submit this file with sbatch"),
+    ("run_benchmark.sh", {"TASK_INDEX": "0", "NUM_MACHINES": "2", "MODEL": "hvp"},
+     "no machine rank: start one launcher per node"),
+    ("run_benchmark.sh", {"TASK_INDEX": "0", "NUM_MACHINES": "2", "MACHINE_RANK": "2", "MODEL": "hvp"},
+     "Invalid MACHINE_RANK: '2'. Expected an integer in 0..1."),
+    ("run_benchmark.sh",
+     {"TASK_INDEX": "0", "NUM_MACHINES": "3", "SLURM_NNODES": "3", "MACHINE_RANK": "0", "MODEL": "hvp"},
+     "the allocation gpu-[a17,b03] has 2 nodes. Expected at least NUM_MACHINES=3."),
+])
+def test_multinode_mistakes_are_explained_before_launching(multinode_env, script, extra, message):
+    env, tmp_path = multinode_env
+    result = run(script, env, **extra)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert message in result.stderr
+    assert not list(tmp_path.glob("args.txt*"))
+
+
+def test_main_process_ip_can_be_given_by_hand_without_scontrol(env_setup):
+    env, _ = env_setup
+    result = run("run_benchmark.sh", env, MODEL="hvp", NUM_MACHINES="2", MACHINE_RANK="1", MAIN_PROCESS_IP="10.0.0.5",
+                 NUM_PROCESSES="2", DRY_RUN="1")
+    assert result.returncode == 0, result.stderr
+    assert ("--multi_gpu --num_machines 2 --machine_rank 1 --main_process_ip 10.0.0.5 --num_processes 4"
+            in result.stdout)
+
+
+# ---------------------------------------------------------------- cache.sbatch: CLIP features before the runs
+FAKE_PYTHON = r"""#!/bin/bash
+# Stand-in for the venv's python: record argv for `python -m air ...`.
+printf '%s\n' "$@" > "$FAKE_ARGS_FILE"
+exit "${FAKE_EXIT:-0}"
+"""
+
+
+@pytest.fixture
+def cache_env(env_setup):
+    """env_setup with a stand-in python in the venv, as array element 5 of --array=4-7."""
+    env, tmp_path = env_setup
+    python = Path(env["AIR_VENV"]) / "bin" / "python"
+    python.write_text(FAKE_PYTHON, encoding="utf-8")
+    python.chmod(0o755)
+    env = {**env, "SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_MAX": "7",
+           "SLURM_ARRAY_TASK_COUNT": "4"}
+    env.pop("PRETRAINED")
+    return env, tmp_path
+
+
+def test_cache_template_builds_its_shard_of_all_tasks(cache_env):
+    env, tmp_path = cache_env
+    result = run("cache.sbatch", env, CACHE_SETTINGS="decoder=pyav clip_resize=squash", STRICT="1",
+                 TASKS="videomme_hvp,mlvu_dev_hvp")
+    assert result.returncode == 0, result.stderr
+    assert recorded_args(tmp_path) == [
+        "-m", "air", "cache", "build", "--dir", env["AIR_CLIP_CACHE_DIR"],
+        "--clip", "open_clip:EVA02-L-14/merged2b_s4b_b131k", "--shard", "1/4",
+        "--include_path", str(tmp_path / "repo" / "configs"), "--task", "videomme_hvp", "--task", "mlvu_dev_hvp",
+        "--set", "decoder=pyav", "--set", "clip_resize=squash", "--strict"]
+    assert "shard 1 of 4, tasks: videomme_hvp mlvu_dev_hvp" in result.stdout
+
+
+def test_cache_template_dry_run_and_manual_shard(cache_env):
+    env, tmp_path = cache_env
+    result = run("cache_build.sh", env, DRY_RUN="1", SLURM_ARRAY_TASK_ID=None, SHARD_INDEX="2", NUM_SHARDS="3",
+                 CLIP_DEVICE="cuda:0")
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("command: ")]
+    args = shlex.split(line[len("command: "):])
+    assert args[:4] == ["python", "-m", "air", "cache"] and arg_after(args, "--shard") == "2/3"
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--task"] == DEFAULT_TASKS
+    assert arg_after(args, "--device") == "cuda:0" and "--strict" not in args
+    assert not (tmp_path / "args.txt").exists()
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"SLURM_ARRAY_TASK_COUNT": "2"}, "the array 4-7 has gaps or steps (2 elements). Expected a contiguous range"),
+    ({"CACHE_SETTINGS": "decoder"}, "Invalid CACHE_SETTINGS item: 'decoder'. Expected KEY=VALUE items"),
+    ({"SLURM_ARRAY_TASK_ID": None, "SHARD_INDEX": "3", "NUM_SHARDS": "3"}, "Invalid SHARD_INDEX: '3'. Expected an integer in 0..2."),
+    ({"AIR_CLIP_CACHE_DIR": None}, "set AIR_CLIP_CACHE_DIR to the shared folder of the CLIP feature cache"),
+    ({"CLIP": "none"}, "CLIP=none: a build needs the CLIP model"),
+    ({"AIR_UMASK": "22x"}, "Invalid AIR_UMASK: '22x'."),
+])
+def test_cache_template_errors_are_explained_before_building(cache_env, extra, message):
+    env, tmp_path = cache_env
+    result = run("cache.sbatch", env, **extra)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "args.txt").exists()
+
+
+@pytest.mark.slow
+def test_real_cache_build_of_the_sample_task_in_two_array_elements(tmp_path):
+    """cache.sbatch for real: venv activation, `python -m air cache build` on the offline sample task with the
+    tiny CLIP model, two array elements that together fill one entry per video; AIR_UMASK reaches the files."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "activate").is_file():
+        pytest.skip(f"the test interpreter is not in a venv with bin/activate ({venv})")
+    from air.base_models.utils.feature_cache import FeatureCache
+    from air.sample_task import task_dir
+    from air.testing.tiny_clip import build_tiny_open_clip
+
+    env = {
+        **base_env(tmp_path, venv),
+        "AIR_SAMPLE_VIDEO_DIR": str(tmp_path / "videos"),
+        "CLIP": build_tiny_open_clip(tmp_path / "clip"),
+        "TASKS": "air_sample",
+        "INCLUDE_PATH": str(task_dir()),
+        "CACHE_SETTINGS": "decoder=pyav",
+        "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "1", "SLURM_ARRAY_TASK_COUNT": "2",
+        "AIR_UMASK": "002",
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1",
+    }
+    summaries = []
+    for element in ("0", "1"):
+        result = subprocess.run(["bash", str(SLURM / "cache.sbatch")], env={**env, "SLURM_ARRAY_TASK_ID": element},
+                                capture_output=True, text=True, timeout=600, check=False)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+        summaries.append(result.stdout)
+    assert "shard 0/2" in summaries[0] and "shard 1/2" in summaries[1]
+    assert "of 3 videos (4 docs of air_sample)" in summaries[0]
+    cache = FeatureCache(env["AIR_CLIP_CACHE_DIR"])
+    files = list(cache.entries())
+    assert len(files) == 3, summaries
+    assert all(cache.load(path.stem) is not None for path in files)
+    assert (Path(env["AIR_CLIP_CACHE_DIR"]).stat().st_mode & 0o070) == 0o070, "umask 002: the group may write"
 
 
 # ---------------------------------------------------------------- table.sbatch: every run of one paper table

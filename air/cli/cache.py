@@ -1,4 +1,4 @@
-"""`air cache info|clear`: what the CLIP feature cache holds, and removing (old) entries."""
+"""`air cache info|clear|build`: what the CLIP feature cache holds, removing (old) entries, filling it (build)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 
+from air.cli import cache_build
 from air.cli.common import CLIError, add_command
 
 
@@ -80,3 +81,4 @@ def register(sub) -> None:
     clear.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                        help="only entries not modified for DAYS days (default: all entries)")
     clear.set_defaults(func=_clear)
+    cache_build.register(actions)

@@ -2,12 +2,12 @@
 # Run ONE lmms-eval benchmark task with one `accelerate launch`, for A.I.R. (MODEL=hvp) or a baseline
 # (MODEL=air_uniform, ...). Called by the *.sbatch templates in this folder; can also be run by hand.
 # Every site-specific value comes from a variable; see scripts/slurm/README.md for the full list.
+# Several nodes: multinode.sbatch runs this script once per node (srun, one task per node) with
+# NUM_MACHINES set; each copy starts `accelerate launch` for its node's GPUs (see README.md).
 set -euo pipefail
 
-die() {
-    echo "run_benchmark.sh: $*" >&2
-    exit 2
-}
+# shellcheck disable=SC1091
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # ---------------------------------------------------------------- required settings
 : "${MODEL:?set MODEL to the lmms-eval model name, e.g. hvp (A.I.R.) or air_uniform (uniform baseline)}"
@@ -18,9 +18,8 @@ die() {
 : "${OUTPUT_DIR:?set OUTPUT_DIR to the folder where lmms-eval results, samples and traces are written}"
 
 # ---------------------------------------------------------------- optional settings
-CLIP="${CLIP:-open_clip:EVA02-L-14/merged2b_s4b_b131k}"
-DEFAULT_TASKS="videomme_hvp videomme_w_subtitle_hvp mlvu_dev_hvp mlvu_test_hvp longvideobench_val_v_hvp nextqa_mc_test_hvp nextqa_oe_val_hvp egoschema_subset_hvp"
-TASKS="${TASKS:-$DEFAULT_TASKS}"
+CLIP="${CLIP:-$AIR_DEFAULT_CLIP}"
+TASKS="${TASKS:-$AIR_DEFAULT_TASKS}"
 INCLUDE_PATH="${INCLUDE_PATH:-$AIR_REPO/configs}"
 BATCH_SIZE="${BATCH_SIZE:-1}"
 RESUME="${RESUME:-True}"
@@ -39,9 +38,13 @@ TASK_INDEX="${TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}"
 TASK="${TASK_LIST[$TASK_INDEX]}"
 
 # ---------------------------------------------------------------- checks on values
-case "$PRETRAINED$CLIP$OUTPUT_DIR" in
-    *,*) die "PRETRAINED, CLIP and OUTPUT_DIR must not contain a comma (lmms-eval splits --model_args on commas)." ;;
-esac
+RUN_TAG="${RUN_TAG:-$(basename "$PRETRAINED")}"
+# Every value joined into --model_args (trace_dir holds OUTPUT_DIR, MODEL and RUN_TAG); TASK cannot hold one.
+for name in PRETRAINED CLIP OUTPUT_DIR MODEL RUN_TAG; do
+    case "${!name}" in
+        *,*) die "Invalid $name: '${!name}'. It must not contain a comma: it is joined into --model_args, which lmms-eval splits on commas." ;;
+    esac
+done
 [ -d "$HF_HOME" ] || die "HF_HOME=$HF_HOME is not a directory. Expected the shared Hugging Face home with the benchmark videos."
 [ -d "$INCLUDE_PATH" ] || die "INCLUDE_PATH=$INCLUDE_PATH is not a directory. Expected the A.I.R. task configs (\$AIR_REPO/configs)."
 case "$RESUME" in
@@ -50,23 +53,36 @@ case "$RESUME" in
 esac
 [[ "$BATCH_SIZE" =~ ^[0-9]+$ ]] || die "Invalid BATCH_SIZE: '$BATCH_SIZE'. Expected an integer >= 1."
 
-# ---------------------------------------------------------------- software environment
-if [ -n "${AIR_VENV:-}" ]; then
-    [ -f "$AIR_VENV/bin/activate" ] || die "AIR_VENV=$AIR_VENV has no bin/activate. Expected a Python virtual environment."
-    set +u
-    # shellcheck disable=SC1091
-    source "$AIR_VENV/bin/activate"
-    set -u
-elif [ -n "${AIR_CONDA_ENV:-}" ]; then
-    command -v conda >/dev/null 2>&1 || die "AIR_CONDA_ENV is set but 'conda' is not on PATH. Load your conda module first."
-    set +u
-    eval "$(conda shell.bash hook)"
-    conda activate "$AIR_CONDA_ENV"
-    set -u
+# ---------------------------------------------------------------- machines (nodes) of the run
+NUM_MACHINES="${NUM_MACHINES:-1}"
+[[ "$NUM_MACHINES" =~ ^[1-9][0-9]*$ ]] || die "Invalid NUM_MACHINES: '$NUM_MACHINES'. Expected an integer >= 1 (the nodes of the run)."
+if [ "$NUM_MACHINES" -eq 1 ]; then
+    if [ "${SLURM_NNODES:-1}" -gt 1 ]; then
+        die "this job holds $SLURM_NNODES nodes, but NUM_MACHINES is 1: accelerate would run on one node only. Submit multinode.sbatch (one launcher per node) or ask for --nodes=1."
+    fi
+    MACHINE_RANK=0
 else
-    die "set AIR_VENV to a Python venv or AIR_CONDA_ENV to a conda env that has air and lmms-eval installed"
+    MACHINE_RANK="${MACHINE_RANK:-${SLURM_NODEID:-}}"
+    [ -n "$MACHINE_RANK" ] || die "NUM_MACHINES=$NUM_MACHINES but no machine rank: start one launcher per node with srun (multinode.sbatch), which sets SLURM_NODEID, or set MACHINE_RANK."
+    if ! [[ "$MACHINE_RANK" =~ ^[0-9]+$ ]] || [ "$MACHINE_RANK" -ge "$NUM_MACHINES" ]; then
+        die "Invalid MACHINE_RANK: '$MACHINE_RANK'. Expected an integer in 0..$((NUM_MACHINES - 1))."
+    fi
+    [ "${SLURM_LOCALID:-0}" = 0 ] ||
+        die "more than one launcher on node ${SLURMD_NODENAME:-?} (SLURM_LOCALID=$SLURM_LOCALID). Expected one task per node (srun --ntasks-per-node=1): accelerate starts the processes of a node."
+    if [ -z "${MAIN_PROCESS_IP:-}" ]; then
+        [ -n "${SLURM_JOB_NODELIST:-}" ] || die "NUM_MACHINES=$NUM_MACHINES outside a SLURM allocation: set MAIN_PROCESS_IP to the address of machine 0."
+        command -v scontrol >/dev/null 2>&1 || die "'scontrol' not found: it names the first node of the allocation. Set MAIN_PROCESS_IP instead."
+        HOSTS="$(scontrol show hostnames "$SLURM_JOB_NODELIST")" || die "scontrol show hostnames $SLURM_JOB_NODELIST failed."
+        mapfile -t HOST_LIST <<<"$HOSTS"
+        [ "${#HOST_LIST[@]}" -ge "$NUM_MACHINES" ] ||
+            die "the allocation $SLURM_JOB_NODELIST has ${#HOST_LIST[@]} nodes. Expected at least NUM_MACHINES=$NUM_MACHINES."
+        MAIN_PROCESS_IP="${HOST_LIST[0]}"  # SLURM_NODEID 0 runs on the first node of the list
+    fi
 fi
-command -v accelerate >/dev/null 2>&1 || die "'accelerate' not found after activating the environment. Expected air's requirements to be installed there."
+
+# ---------------------------------------------------------------- software environment
+activate_air_env accelerate
+apply_umask
 
 # ---------------------------------------------------------------- shared storage and run folder
 export HF_HOME AIR_CLIP_CACHE_DIR
@@ -74,12 +90,12 @@ export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-4}}"
 mkdir -p "$AIR_CLIP_CACHE_DIR"
 
-RUN_TAG="${RUN_TAG:-$(basename "$PRETRAINED")}"
 RUN_DIR="$OUTPUT_DIR/$TASK/$MODEL/$RUN_TAG"
 TRACE_DIR="$RUN_DIR/traces"
 mkdir -p "$TRACE_DIR"
 
 # ---------------------------------------------------------------- processes (one per GPU) and port
+# NUM_PROCESSES counts the processes of one node; accelerate's --num_processes is the total over all nodes.
 if [ -z "${NUM_PROCESSES:-}" ]; then
     if [ -n "${SLURM_GPUS_ON_NODE:-}" ]; then
         NUM_PROCESSES="$SLURM_GPUS_ON_NODE"
@@ -90,7 +106,8 @@ if [ -z "${NUM_PROCESSES:-}" ]; then
         NUM_PROCESSES=1
     fi
 fi
-[[ "$NUM_PROCESSES" =~ ^[1-9][0-9]*$ ]] || die "Invalid NUM_PROCESSES: '$NUM_PROCESSES'. Expected an integer >= 1."
+[[ "$NUM_PROCESSES" =~ ^[1-9][0-9]*$ ]] || die "Invalid NUM_PROCESSES: '$NUM_PROCESSES'. Expected an integer >= 1 (processes per node)."
+TOTAL_PROCESSES=$((NUM_PROCESSES * NUM_MACHINES))
 MAIN_PROCESS_PORT="${MAIN_PROCESS_PORT:-$((20000 + ${SLURM_JOB_ID:-$$} % 20000))}"
 
 # ---------------------------------------------------------------- the command
@@ -102,9 +119,13 @@ MODEL_ARGS="$MODEL_ARGS,trace_dir=$TRACE_DIR,resume=$RESUME"
 if [ -n "$MODEL_ARGS_EXTRA" ]; then
     MODEL_ARGS="$MODEL_ARGS,$MODEL_ARGS_EXTRA"
 fi
-CMD=(
-    accelerate launch
-    --num_processes "$NUM_PROCESSES"
+CMD=(accelerate launch)
+if [ "$NUM_MACHINES" -gt 1 ]; then
+    # --multi_gpu: without it accelerate starts a lone process on a node with a single GPU.
+    CMD+=(--multi_gpu --num_machines "$NUM_MACHINES" --machine_rank "$MACHINE_RANK" --main_process_ip "$MAIN_PROCESS_IP")
+fi
+CMD+=(
+    --num_processes "$TOTAL_PROCESSES"
     --main_process_port "$MAIN_PROCESS_PORT"
     -m lmms_eval
     --model "$MODEL"
@@ -121,7 +142,7 @@ if [ -n "$LIMIT" ]; then
     CMD+=(--limit "$LIMIT")
 fi
 
-echo "task=$TASK model=$MODEL backbone=$PRETRAINED clip=$CLIP processes=$NUM_PROCESSES"
+echo "task=$TASK model=$MODEL backbone=$PRETRAINED clip=$CLIP processes=$TOTAL_PROCESSES ($NUM_PROCESSES per node, machine $MACHINE_RANK of $NUM_MACHINES)"
 echo "run folder: $RUN_DIR"
 printf 'command:'
 printf ' %q' "${CMD[@]}"
@@ -131,13 +152,20 @@ if [ "$DRY_RUN" = 1 ]; then
 fi
 
 # lmms-eval can exit 0 although the evaluation failed: trust only a results file written by this run.
+# Only machine 0 writes results (its rank 0 gathers every rank's answers), so only machine 0 checks.
 STAMP="$RUN_DIR/.started_${SLURM_JOB_ID:-manual}_${TASK_INDEX}"
-touch -d "@$(($(date +%s) - 1))" "$STAMP"
+if [ "$MACHINE_RANK" -eq 0 ]; then
+    touch -d "@$(($(date +%s) - 1))" "$STAMP"
+fi
 status=0
 "${CMD[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
-    echo "run_benchmark.sh: accelerate/lmms-eval exited with status $status for task $TASK (run folder $RUN_DIR)." >&2
+    echo "run_benchmark.sh: accelerate/lmms-eval exited with status $status for task $TASK on machine $MACHINE_RANK (run folder $RUN_DIR)." >&2
     exit "$status"
+fi
+if [ "$MACHINE_RANK" -ne 0 ]; then
+    echo "machine $MACHINE_RANK done; machine 0 writes and checks the results."
+    exit 0
 fi
 RESULTS="$(find "$RUN_DIR" -name '*_results.json' -newer "$STAMP" -print -quit)"
 if [ -z "$RESULTS" ]; then

@@ -171,8 +171,10 @@ def test_own_follows_the_encoders_preprocessing(video, encoder):
     squashing = CountingEncoder(encoder)
     squashing.own_resize = "squash"  # as SigLIP's processor does
     with open_video(video.path) as reader:
-        assert VideoSimilarity(reader, squashing, QUESTION).resize == "squash"
-        assert VideoSimilarity(reader, encoder, QUESTION).resize == "crop"
+        assert VideoSimilarity(reader, squashing, QUESTION, resize="own").resize == "squash"
+        assert VideoSimilarity(reader, encoder, QUESTION, resize="own").resize == "crop"
+        # the default is SPEC.md's crop, whatever the encoder's own preprocessing
+        assert VideoSimilarity(reader, squashing, QUESTION).resize == "crop"
 
 
 @pytest.mark.parametrize(

@@ -77,7 +77,7 @@ def _read_jsonl(path: Path) -> list[dict]:
     from air.traces import iter_jsonl_records
 
     try:
-        return [r for r in iter_jsonl_records(path) if isinstance(r, dict)]
+        return list(iter_jsonl_records(path, strict=False))  # lmms-eval samples files may hold NaN
     except (OSError, UnicodeDecodeError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from exc
 

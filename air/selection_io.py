@@ -86,17 +86,23 @@ def export_selections(records: Iterable[dict], path: str | os.PathLike) -> int:
     """Write the selections of trace records (skipping failed ones) to `path`; returns the count.
 
     Failed records (an error, or no frames) are skipped; a record that could not be replayed raises
-    ValueError (see selection_entry) before anything is written. One selection per line, strict JSON,
-    written to an exclusive temp file and renamed (never half-written, never through a planted link).
+    ValueError (see selection_entry) before anything is written.
     """
     entries = [selection_entry(r) for r in records if r.get("frame_indices") and not r.get("error")]
+    write_selections(entries, path)
+    return len(entries)
+
+
+def write_selections(entries: list[dict], path: str | os.PathLike) -> Path:
+    """Write selection entries (from selection_entry) as a selection file: one entry per line, strict JSON,
+    through an exclusive temp file renamed over `path` (never half-written, never through a planted link)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     lines = ",\n".join("  " + dumps_strict(e, separators=(", ", ": ")) for e in entries)
     body = f"[\n{lines}\n ]" if entries else "[]"
     with atomic_writer(target) as handle:
         handle.write(f'{{"format": "{FORMAT}",\n "selections": {body}}}\n')
-    return len(entries)
+    return target
 
 
 def _finite_positive(value) -> float | None:

@@ -465,6 +465,28 @@ def openai_checkpoint_state(path: str | Path) -> dict:
     return state
 
 
+def check_openai_checkpoint_file(path: str | Path) -> None:
+    """A cheap look at a file meant for `openai:<file>`, without loading it: ValueError unless it is a zip
+    archive of torch (TorchScript or torch.save) or a legacy torch.save file (a pickle stream)."""
+    import zipfile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            if any(n.endswith("/data.pkl") or n.endswith("/constants.pkl") for n in names):
+                return
+        elif head[:1] == b"\x80" and 2 <= head[1] <= 5:  # pickle protocol 2..5: legacy torch.save
+            return
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: cannot read it ({exc}).") from exc
+    raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: not a model file (neither a TorchScript archive nor a "
+                     "torch.save file). Expected a CLIP checkpoint such as OpenAI's ViT-L-14.pt.")
+
+
 def _is_torchscript_archive(path: Path) -> bool:
     """True for a TorchScript zip archive (it holds code/ and constants.pkl), as OpenAI's released files are."""
     import zipfile
@@ -721,4 +743,5 @@ __all__ = [
     "QueryTokens",
     "TorchClipEncoder", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
     "load_longclip", "load_openai_clip", "longclip_checkpoint_path", "openai_checkpoint_state", "weights_only_state",
+    "check_openai_checkpoint_file",
 ]

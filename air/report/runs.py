@@ -128,6 +128,9 @@ def _locate(source: Path, notes: list[str]) -> tuple[Path | None, list[Path], li
     if not source.exists():
         raise RunError(f"{source}: no such file or folder. Expected an lmms-eval output folder, "
                        "a results JSON, or a trace folder/JSONL.")
+    if not source.is_file() and not source.is_dir():
+        raise RunError(f"{source}: neither a regular file nor a folder (a FIFO or a device?). Expected an lmms-eval "
+                       "output folder, a results JSON, or a trace folder/JSONL.")
     if source.is_file():
         if _RESULTS.match(source.name):
             results_file = source

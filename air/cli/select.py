@@ -203,6 +203,8 @@ def check_clip_argument(name: str) -> None:
     if not sep or backend not in ("open_clip", "openai", "hf", "longclip") or not spec.strip():
         raise CLIError(f"argument --clip: invalid CLIP model name {name!r}. Expected one of: {forms}.")
     if backend == "open_clip":
+        if spec.startswith("hf-hub:"):
+            return
         spec = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec.partition("/")[2]
     if not _path_like(spec):
         return

@@ -29,7 +29,6 @@ from lmms_eval.api.model import lmms
 from air.base_models.base import LoadOptions
 from air.config import AIRConfig, convert_value
 from air.fingerprint import make_fingerprint
-from air.selection_io import DEFAULT_REPLAY_MAX_FRAMES
 from air.hvp_requests import (
     QUESTION_ID_FIELDS,
     Sample,
@@ -37,6 +36,7 @@ from air.hvp_requests import (
     question_options,
     video_path,
 )
+from air.selection_io import DEFAULT_REPLAY_MAX_FRAMES
 from air.task_prompts import family_prompt
 from air.traces import (
     TraceWriter,

@@ -137,7 +137,7 @@ def _read_track(record: dict) -> _Track:
 
 def check_pixel_size(figsize: Sequence[float], dpi: float) -> tuple[int, int]:
     """(width, height) in pixels of a figure of figsize inches at dpi; ValueError when it is too large."""
-    width, height = (int(round(v * dpi)) for v in figsize)
+    width, height = (round(v * dpi) for v in figsize)
     if max(width, height) > MAX_SIDE_PX or width * height > MAX_FIGURE_PIXELS:
         raise ValueError(f"Invalid figure size: {width} x {height} pixels ({figsize[0]:g} x {figsize[1]:g} inches at "
                          f"{dpi:g} dpi). Expected at most {MAX_SIDE_PX} pixels a side and {MAX_FIGURE_PIXELS} in all: "

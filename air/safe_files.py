@@ -112,11 +112,10 @@ def read_limited(path: str | os.PathLike, *, max_bytes: int, what: str = "file",
 
 def current_umask() -> int:
     """The process umask, read without changing it (Linux /proc), else by setting it back at once."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -392,6 +392,6 @@ def test_torch_requirement_is_the_safe_load_default():
 
     root = Path(__file__).resolve().parents[1]
     assert re.search(r'"torch>=2\.6[",]', (root / "pyproject.toml").read_text())
-    assert re.search(r"^torch>=2\.6\b", (root / "requirements.txt").read_text(), re.M)
+    assert re.search(r"^torch>=2\.6\b", (root / "requirements.txt").read_text(), re.MULTILINE)
     major, minor = (int(x) for x in torch.__version__.split(".")[:2])
     assert (major, minor) >= (2, 6)

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from air.config import VALUE_RULES, convert_value, validate_value
 from air.model import PRESETS, AIRConfig
 
 
@@ -214,7 +215,6 @@ def test_decoding_fields_from_model_args():
 
 
 # -- one set of value rules for every entry point (issue 15 item 7) -------------------------------------
-from air.config import VALUE_RULES, convert_value, validate_value  # noqa: E402
 
 BAD_VALUES = [
     # (field, value as typed in --model_args / --set, the message)

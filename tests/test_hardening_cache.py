@@ -1,14 +1,24 @@
-"""Feature cache under a writer killed mid-write (SIGKILL): the last complete entry survives."""
+"""Feature cache under hostile conditions: a writer killed mid-write (SIGKILL), entries that do not fit the
+encoder or the video, oversized or crafted files, planted links, and a cache shared by a group of users."""
 
+import io
+import logging
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from air.base_models.utils import feature_cache as fc
 from air.base_models.utils.feature_cache import FeatureCache
 
 KEY_ARGS = {"decoder": "decord", "preprocess": "squash32", "encoder_name": "open_clip:tiny@x"}
@@ -61,17 +71,8 @@ def test_writer_killed_mid_write_leaves_a_valid_entry(tmp_path):
 # Each crafted entry has a valid checksum, so only the new checks can catch it. Expected: load() gives
 # None with one warning naming the problem (not repeated), and the next add() replaces the entry.
 
-import io  # noqa: E402
-import logging  # noqa: E402
-import shutil  # noqa: E402
-import stat  # noqa: E402
-import tempfile  # noqa: E402
-import zipfile  # noqa: E402
-from pathlib import Path  # noqa: E402
 
-import pytest  # noqa: E402
 
-from air.base_models.utils import feature_cache as fc  # noqa: E402
 
 WIDTH, N_FRAMES = 8, 100
 

@@ -367,9 +367,9 @@ def test_matching_by_video_name_only_when_unambiguous(tmp_path, name, entries, q
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"format": "%s", "selections": [{"video": "a.mp4", "fps": 1e400, "frame_indices": [1]}]}' % FORMAT,
+    ('{"format": "' + FORMAT + '", "selections": [{"video": "a.mp4", "fps": 1e400, "frame_indices": [1]}]}',
      "number 1e400 overflows a float"),
-    ('{"format": "%s", "selections": [{"video": "a.mp4", "frame_indices": [1]}]}' % FORMAT + "[" * 100_000,
+    ('{"format": "' + FORMAT + '", "selections": [{"video": "a.mp4", "frame_indices": [1]}]}' + "[" * 100_000,
      "Expected strict JSON"),
     (b"\xff\xfe", "Expected strict JSON"),
 ])

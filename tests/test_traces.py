@@ -1,9 +1,23 @@
 """Side-car trace files: per-sample flushing, dedup, torn lines, default location."""
 
 import json
+import logging
+import os
+import threading
 from pathlib import Path
 
-from air.traces import TraceWriter, default_trace_dir, iter_trace_records, load_traces
+import pytest
+
+from air.safe_files import FileCheckError
+from air.traces import (
+    TraceWriter,
+    default_trace_dir,
+    iter_jsonl_records,
+    iter_trace_records,
+    load_traces,
+    loads_strict,
+    scan_for_resume,
+)
 
 
 def test_writer_dedups_and_reader_takes_last(tmp_path):
@@ -143,14 +157,8 @@ def test_summaries_of_two_tasks_over_the_same_doc_stay_apart():
 
 
 # -- crafted trace files (issue 15 item 5) -------------------------------------------------------------
-import logging  # noqa: E402
-import os  # noqa: E402
-import threading  # noqa: E402
 
-import pytest  # noqa: E402
 
-from air.safe_files import FileCheckError  # noqa: E402
-from air.traces import iter_jsonl_records, loads_strict, scan_for_resume  # noqa: E402
 
 GOOD = {"task": "t", "doc_id": 1, "answer": "A", "fingerprint": {"hash": "h", "parts": {}}}
 

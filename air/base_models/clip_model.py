@@ -426,7 +426,7 @@ def weights_only_state(path: str | Path) -> Any:
             if "mmap" not in str(exc):
                 raise
             return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure means "not a weights-only checkpoint"
+    except Exception as exc:  # every failure means "not a weights-only checkpoint"
         raise ValueError(
             f"Cannot read {path} as a checkpoint of weights: {type(exc).__name__}: {str(exc)[:300]}"
         ) from exc
@@ -449,7 +449,7 @@ def openai_checkpoint_state(path: str | Path) -> dict:
                 warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit.load deprecation
                 warnings.simplefilter("ignore", category=UserWarning)
                 state = torch.jit.load(str(path), map_location="cpu").state_dict()
-        except Exception as exc:  # noqa: BLE001 - a damaged archive: refused, never retried another way
+        except Exception as exc:  # a damaged archive: refused, never retried another way
             raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: a TorchScript archive that torch.jit.load "
                              f"cannot read ({type(exc).__name__}: {str(exc)[:300]}).") from exc
     else:
@@ -477,7 +477,7 @@ def check_openai_checkpoint_file(path: str | Path) -> None:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-            if any(n.endswith("/data.pkl") or n.endswith("/constants.pkl") for n in names):
+            if any(n.endswith(("/data.pkl", "/constants.pkl")) for n in names):
                 return
         elif head[:1] == b"\x80" and 2 <= head[1] <= 5:  # pickle protocol 2..5: legacy torch.save
             return
@@ -741,7 +741,6 @@ def load_clip(name: str, device: str = "cpu", batch_size: int = 32) -> ClipEncod
 __all__ = [
     "ACCEPTED_FORMS", "DEFAULT_CLIP_MODEL", "ClipEncoder", "HFClipEncoder", "LongClipCheckpoint", "OpenClipEncoder",
     "QueryTokens",
-    "TorchClipEncoder", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
+    "TorchClipEncoder", "check_openai_checkpoint_file", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
     "load_longclip", "load_openai_clip", "longclip_checkpoint_path", "openai_checkpoint_state", "weights_only_state",
-    "check_openai_checkpoint_file",
 ]

@@ -11,13 +11,18 @@ names (air/safe_files.py).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from air.safe_files import MIB, FileCheckError, open_regular, probe_writable_folder, read_limited
+from air.safe_files import (
+    MIB,
+    FileCheckError,
+    open_regular,
+    probe_writable_folder,
+    read_limited,
+)
 
 #: Largest single JSON trace read by `air plot` / `air export` (JSONL traces are streamed line by line).
 MAX_TRACE_JSON_BYTES = 256 * MIB

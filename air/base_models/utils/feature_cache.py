@@ -356,9 +356,9 @@ def _member_headers(handle) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
                 with archive.open(info) as member:
                     version = np.lib.format.read_magic(member)
                     if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+                        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(member)
                     else:
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+                        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(member)
                     header = member.tell()
                 if dtype.hasobject:
                     raise CacheEntryError(f"array {name} holds Python objects")

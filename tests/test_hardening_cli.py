@@ -271,3 +271,16 @@ def test_makefile_passes_pretrained_and_clip_as_single_quoted_arguments(tmp_path
                          capture_output=True, text=True, env=_env(ARGS_OUT=str(tmp_path / "args")), timeout=60,
                          check=False)
     assert run.returncode == 0 and (tmp_path / "args").read_text().splitlines() == ["-m", "air", "demo"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_files_are_one_line_errors(world, tmp_path, capsys):
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(TRACE))
+    secret.chmod(0)
+    for argv, message in ((["plot", str(secret)], "argument TRACE: cannot read"),
+                          (["export", str(secret), "--out", str(tmp_path / "s.json")], "argument SOURCE: cannot read"),
+                          (["select", str(secret), "-q", "q", "--tiny"], "argument VIDEO: cannot read")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"air {argv[0]}: error: {message}") and "Permission denied" in err, err

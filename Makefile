@@ -38,9 +38,13 @@ test: install
 	@export $(OFFLINE) HF_HOME=$$(mktemp -d) AIR_CLIP_CACHE_DIR=$$(mktemp -d); \
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# PRETRAINED and CLIP reach the recipe as environment variables and are quoted there, so a value with
+# spaces, quotes or shell syntax stays one argument and is never run; `air demo` refuses values that would
+# split lmms-eval's --model_args (commas, quotes, brackets).
+export PRETRAINED CLIP
 demo: install
-	@args=""; [ -n "$(PRETRAINED)" ] && args="$$args --pretrained $(PRETRAINED)"; [ -n "$(CLIP)" ] && args="$$args --clip $(CLIP)"; \
-	[ -n "$(PRETRAINED)" ] || export $(OFFLINE); $(PY) -m air demo $$args $(DEMO_ARGS)
+	@args=(); [ -n "$$PRETRAINED" ] && args+=(--pretrained "$$PRETRAINED"); [ -n "$$CLIP" ] && args+=(--clip "$$CLIP"); \
+	[ -n "$$PRETRAINED" ] || export $(OFFLINE); $(PY) -m air demo "$${args[@]}" $(DEMO_ARGS)
 
 bench: install
 	@export $(OFFLINE); mkdir -p bench_results; \

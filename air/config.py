@@ -100,7 +100,7 @@ class AIRConfig:
             # "pyav|decord" and "pyav+decord" survive lmms-eval's comma-split --model_args.
             object.__setattr__(self, "decoder", ",".join(p.strip() for p in re.split(r"[,|+]", self.decoder)))
         for spec in fields(self):
-            _validate(spec.name, getattr(self, spec.name))
+            validate_value(spec.name, getattr(self, spec.name))
         if self.min_frames > self.max_frames:
             raise ValueError(
                 f"Invalid min_frames: {self.min_frames}. Expected an int <= max_frames ({self.max_frames})."
@@ -158,53 +158,137 @@ class AIRConfig:
 
 
 # -- validation and conversion -----------------------------------------------------------------
-_POSITIVE_REAL = {"sample_fps", "budget_ref_s", "beta"}
-_NON_NEGATIVE_REAL = {"gamma", "merge_gap_s", "min_event_s", "c_len", "alpha_frac", "alpha_min_s"}
-_POSITIVE_INT = {"max_frames", "min_frames", "candidates_per_round", "max_rounds", "lds_max_depth", "analysis_batch_size"}
+# One table of the values every option may take: AIRConfig fields, the backbone loading fields
+# (LoadOptions), the options of the lmms-eval models (hvp and the baselines) and of the `air` commands.
+# `validate_value` checks a value against it; AIRConfig.__post_init__ and `convert_value` (used for
+# --model_args, --set, YAML presets and baseline options) call it, so every entry point agrees.
+# The bounds reject absurd values (1e-308, 1e300, 2**70) and accept every preset and any realistic
+# experiment; the README lists them.
+MAX_FRAME_COUNT = 4096  # frames in a budget, a round of analysis or a fixed frame choice
+MAX_SECONDS = 1e7  # about 116 days
+MAX_TOKENS = 1_000_000
+MAX_BATCH = 65536
+MAX_PIXELS = 1 << 40
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """Allowed values of one option: kind "int" or "real" within [low, high]; `optional`: None allowed too.
+
+    unit: shown after the range ("frames", "seconds"); none_means: what None stands for.
+    """
+
+    kind: str
+    low: float
+    high: float
+    unit: str = ""
+    optional: bool = False
+    none_means: str = ""
+
+    def expected(self) -> str:
+        if self.kind == "int":
+            text = f"an int >= {int(self.low)} and <= {int(self.high)}"
+        else:
+            text = f"a finite number >= {self.low:g} and <= {self.high:g}"
+        if self.unit:
+            text += f" ({self.unit})"
+        if self.optional:
+            text += f", or None ({self.none_means})" if self.none_means else ", or None"
+        return text
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        ok_type = _is_int(value) if self.kind == "int" else _is_real(value)
+        return ok_type and self.low <= value <= self.high
+
+
+def _frames(optional: bool = False, none_means: str = "") -> ValueRule:
+    return ValueRule("int", 1, MAX_FRAME_COUNT, "frames", optional, none_means)
+
+
+VALUE_RULES: dict[str, ValueRule] = {
+    # AIRConfig
+    "sample_fps": ValueRule("real", 1e-3, 1e3, "samples per second"),
+    "max_frames": _frames(),
+    "min_frames": _frames(),
+    "budget_ref_s": ValueRule("real", 1e-3, MAX_SECONDS, "seconds"),
+    "gamma": ValueRule("real", 0, 100),
+    "merge_gap_s": ValueRule("real", 0, MAX_SECONDS, "seconds"),
+    "min_event_s": ValueRule("real", 0, MAX_SECONDS, "seconds"),
+    "candidates_per_round": _frames(),
+    "max_rounds": ValueRule("int", 1, 10_000, "rounds"),
+    "c_len": ValueRule("real", 0, 1000),
+    "alpha_frac": ValueRule("real", 0, 1, "fraction of the video"),
+    "alpha_min_s": ValueRule("real", 0, MAX_SECONDS, "seconds"),
+    "beta": ValueRule("real", 1e-3, 100),
+    "lds_max_depth": ValueRule("int", 1, 64, "levels"),
+    "gmm_seed": ValueRule("int", 0, 2**32 - 1),
+    "spread_explore_frac": ValueRule("real", 0, 1, "fraction of a round"),
+    "decode_threads": ValueRule("int", 1, 1024, "threads", True,
+                                "the cores this process may use, shared among the ranks of this node"),
+    "max_video_pixels": ValueRule("int", 1, MAX_PIXELS, "pixels per frame", True, "no limit"),
+    "analysis_batch_size": ValueRule("int", 1, MAX_BATCH, "frames per call"),
+    # backbone loading (LoadOptions)
+    "analysis_max_new_tokens": ValueRule("int", 1, MAX_TOKENS, "tokens"),
+    "max_pixels": ValueRule("int", 1, MAX_PIXELS, "pixels per frame", True, "the wrapper's default"),
+    "min_pixels": ValueRule("int", 1, MAX_PIXELS, "pixels per frame", True, "the wrapper's default"),
+    # options of the lmms-eval models and of the `air` commands
+    "clip_batch_size": ValueRule("int", 1, MAX_BATCH, "frames per call"),
+    "frame_max_side": ValueRule("int", 28, 65536, "pixels", True, "the native size"),
+    "batch_size": ValueRule("int", 1, MAX_BATCH, "requests"),
+    "max_new_tokens": ValueRule("int", 1, MAX_TOKENS, "tokens", True, "the task's own"),
+    "replay_max_frames": ValueRule("int", 1, 1_000_000, "frames per replayed sample"),
+    # baselines
+    "num_frames": _frames(True, "the A.I.R. budget of the video"),
+    "bolt_power": ValueRule("real", 1e-3, 1e3),
+    "aks_t1": ValueRule("real", -1e6, 1e6),
+    "aks_t2": ValueRule("real", -1e6, 1e6),
+    "aks_depth": ValueRule("int", 0, 64, "levels"),
+    "aks_ratio": ValueRule("int", 1, 1_000_000, "samples"),
+    "mdp3_lambda": ValueRule("real", 1e-6, 1e6),
+    "mdp3_segment_size": ValueRule("int", 1, 1_000_000, "samples", True, "MDP3's own size for the budget"),
+    "mdp3_condition_size": ValueRule("int", 0, 1_000_000, "frames"),
+}
+
 _BOOLS = {"reanalyze", "fixed_budget", "spread_candidates", "ablate_threshold", "ablate_ranking", "ablate_analysis",
           "ablate_lds"}
-_OPTIONAL_POSITIVE_INT = {  # field: what None means
-    "decode_threads": "None: the cores this process may use, shared among the ranks of this node",
-    "max_video_pixels": "None: no limit",
-}
 
 
 def _fail(name: str, value: Any, expected: str) -> None:
-    raise ValueError(f"Invalid {name}: {value!r}. Expected {expected}.")
+    shown = repr(value)
+    if len(shown) > 60:  # int(1e300) has 301 digits
+        shown = f"{shown[:24]}...({len(shown)} characters)"
+    raise ValueError(f"Invalid {name}: {shown}. Expected {expected}.")
 
 
-def _validate(name: str, value: Any) -> None:
-    if name in _POSITIVE_REAL:
-        if not (_is_real(value) and value > 0):
-            _fail(name, value, "a finite number > 0")
-    elif name in _NON_NEGATIVE_REAL:
-        if not (_is_real(value) and value >= 0):
-            _fail(name, value, "a finite number >= 0")
-    elif name in _POSITIVE_INT:
-        if not (_is_int(value) and value >= 1):
-            _fail(name, value, "an int >= 1")
-    elif name == "score_threshold":
+def validate_value(name: str, value: Any) -> None:
+    """Raise ValueError naming `name`, `value` and what is expected when `value` is not allowed.
+
+    Names without a rule (free text such as `pretrained`) pass.
+    """
+    rule = VALUE_RULES.get(name)
+    if rule is not None:
+        if not rule.accepts(value):
+            _fail(name, value, rule.expected())
+        return
+    _validate_other(name, value)
+
+
+def _validate_other(name: str, value: Any) -> None:
+    if name == "score_threshold":
         if not (_is_int(value) and 1 <= value <= 5):
             _fail(name, value, "an int in 1..5")
-    elif name == "gmm_seed":
-        if not (_is_int(value) and value >= 0):
-            _fail(name, value, "an int >= 0")
     elif name in _BOOLS:
         if not isinstance(value, bool):
             _fail(name, value, "a bool")
-    elif name == "spread_explore_frac":
-        if not (_is_real(value) and 0 <= value <= 1):
-            _fail(name, value, "a number in [0, 1]")
     elif name == "clip_model":
         if not (isinstance(value, str) and value.strip()):
             _fail(name, value, "a non-empty CLIP model name such as 'open_clip:EVA02-L-14/merged2b_s4b_b131k'")
     elif name == "decoder":
-        parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else []
+        parts = [p.strip() for p in re.split(r"[,|+]", value)] if isinstance(value, str) else []
         if not parts or any(p not in DECODERS for p in parts):
             _fail(name, value, f"one of {', '.join(DECODERS)} or a comma-separated fallback list of them")
-    elif name in _OPTIONAL_POSITIVE_INT:
-        if value is not None and not (_is_int(value) and value >= 1):
-            _fail(name, value, f"an int >= 1 or None ({_OPTIONAL_POSITIVE_INT[name]})")
     elif name == "clip_resize":
         if value not in CLIP_RESIZE_MODES:
             _fail(name, value, "one of crop (short side + centre crop, SPEC.md), squash, own (the CLIP encoder's own preprocessing)")
@@ -219,7 +303,16 @@ _FALSE = {"false", "0", "no", "n", "off"}
 
 
 def convert_value(name: str, value: Any, type_hint: Any) -> Any:
-    """Convert one loosely typed value to the field's type; errors use the config message format."""
+    """Convert one loosely typed value to the field's type and check it (`validate_value`).
+
+    Errors use the config message format and name the field, the value and what is expected.
+    """
+    converted = _convert(name, value, type_hint)
+    validate_value(name, converted)
+    return converted
+
+
+def _convert(name: str, value: Any, type_hint: Any) -> Any:
     hint = str(type_hint)
     optional = "None" in hint
     if isinstance(value, str) and value.strip().lower() in _NONE_STRINGS:
@@ -245,6 +338,10 @@ def convert_value(name: str, value: Any, type_hint: Any) -> Any:
     if base == "int":
         if isinstance(value, bool):
             _fail(name, value, "an int")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d{1,30}\s*", value):
+            return int(value)  # exact, also beyond float precision
         try:
             number = float(value)
         except (TypeError, ValueError):

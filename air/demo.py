@@ -18,6 +18,23 @@ import sys
 from pathlib import Path
 
 TINY_VERSION = "v2"  # bump when the tiny builders change, so cached copies are rebuilt
+#: Characters lmms-eval's --model_args parser splits on (commas) or groups by (quotes, braces, brackets).
+MODEL_ARGS_SPECIAL = ",'\"{}[]"
+
+
+def check_model_arg(value: object, name: str) -> str:
+    """`value` as text, or ValueError when it would change the meaning of a --model_args string it is joined into.
+
+    "pretrained=/ckpt/a,b" would reach lmms-eval as pretrained=/ckpt/a plus an argument "b"; a quote or
+    a bracket would swallow the commas after it.
+    """
+    text = str(value)
+    bad = sorted({ch for ch in text if ch in MODEL_ARGS_SPECIAL})
+    if bad:
+        raise ValueError(f"Invalid {name}: {text!r} contains {' '.join(bad)}, which lmms-eval's --model_args parser "
+                         "splits on or groups by. Expected a value without , ' \" { } [ ] (rename the file or "
+                         "folder, or link it under a plain name).")
+    return text
 
 
 def demo_cache() -> Path:
@@ -43,10 +60,12 @@ def build_tiny_models(root: Path | None = None) -> tuple[str, str]:
 def lmms_eval_command(pretrained: str, clip: str, output: Path, *, tasks: str = "air_sample",
                       include_path: str | None = None, extra_model_args: str = "", model: str = "hvp",
                       limit: int | None = None) -> list[str]:
-    """The lmms-eval command line of the demo (also used by the tests)."""
+    """The lmms-eval command line of the demo (also used by the tests); values that would split the
+    --model_args string raise ValueError (check_model_arg)."""
     from air.sample_task import task_dir
 
-    model_args = f"pretrained={pretrained},clip_model={clip},trace_dir={output / 'traces'}"
+    parts = {"pretrained": pretrained, "clip_model": clip, "trace_dir": output / "traces"}
+    model_args = ",".join(f"{key}={check_model_arg(value, key)}" for key, value in parts.items())
     if extra_model_args:
         model_args += "," + extra_model_args
     cmd = [sys.executable, "-m", "lmms_eval", "--model", model, "--model_args", model_args, "--tasks", tasks,
@@ -63,10 +82,20 @@ def find_results(output: Path) -> Path | None:
 
 
 def run_demo(out_dir: str | None = None, pretrained: str | None = None, clip: str | None = None) -> int:
-    """Run the demo; returns a process exit code (0 on success)."""
+    """Run the demo; returns a process exit code (0 on success).
+
+    Raises ValueError, before anything is built or run, when a value joined into --model_args (the
+    checkpoint, the CLIP name, the output folder) holds a character that would split that string.
+    """
     output = Path(out_dir or "logs_air/demo").resolve()
+    for value, name in ((pretrained, "pretrained"), (clip, "clip"), (output / "traces", "out")):
+        if value is not None:
+            check_model_arg(value, name)
     output.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(output / "traces", ignore_errors=True)  # each demo run traces afresh (no resume here)
+    traces = output / "traces"
+    if traces.is_symlink():  # each demo run traces afresh (no resume here), never through a link
+        traces.unlink()
+    shutil.rmtree(traces, ignore_errors=True)
     tiny = not pretrained
     if tiny:
         pretrained, tiny_clip = build_tiny_models()
@@ -122,6 +151,8 @@ def run_demo(out_dir: str | None = None, pretrained: str | None = None, clip: st
 
 def _figure(records: list[dict], output: Path) -> Path | None:
     """Draw the first good trace, when the plotting module is available."""
+    from air.safe_files import safe_name
+
     good = [r for r in records if not r.get("error")]
     if not good:
         return None
@@ -129,6 +160,6 @@ def _figure(records: list[dict], output: Path) -> Path | None:
         from air.plotting import plot_trace
     except ImportError:
         return None
-    path = output / f"trace_doc{good[0]['doc_id']}.png"
+    path = output / f"trace_doc{safe_name(good[0].get('doc_id'))}.png"  # doc_id comes from the trace
     plot_trace(good[0], path, video=good[0].get("video"))
     return path

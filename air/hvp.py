@@ -36,6 +36,7 @@ from air.hvp_requests import (
     question_options,
     video_path,
 )
+from air.selection_io import DEFAULT_REPLAY_MAX_FRAMES
 from air.task_prompts import family_prompt
 from air.traces import (
     TraceWriter,
@@ -60,8 +61,10 @@ MODEL_OPTIONS: dict[str, str] = {
     "selection_file": "str | None",
     "batch_size": "int",
     "max_new_tokens": "int | None",
+    "replay_max_frames": "int",
 }
 _AIR_FIELDS = set(AIRConfig.field_names()) | {"preset"}
+_AIR_TYPES = {f.name: str(f.type) for f in dc_fields(AIRConfig)}
 # analysis_batch_size is an AIRConfig field that also sizes the backbone's batches: it travels as AIRConfig.
 _LOAD_TYPES = {f.name: str(f.type) for f in dc_fields(LoadOptions) if f.name not in _AIR_FIELDS}
 _LOAD_DEFAULTS = {f.name: f.default for f in dc_fields(LoadOptions) if f.name in _LOAD_TYPES}
@@ -70,7 +73,9 @@ _LOAD_DEFAULTS = {f.name: f.default for f in dc_fields(LoadOptions) if f.name in
 # fingerprint, so a field added later counts automatically. Left out: where things run and are stored
 # (they do not change an answer) and selection_file, which enters as its path and content hash.
 NOT_FINGERPRINTED = {
-    "model": {"clip_device", "clip_batch_size", "trace_dir", "resume", "batch_size", "selection_file"},
+    # replay_max_frames only admits or refuses a selection file: the frames answered are the file's
+    "model": {"clip_device", "clip_batch_size", "trace_dir", "resume", "batch_size", "selection_file",
+              "replay_max_frames"},
     "load": {"device", "device_map"},
     "config": {"cache_dir", "decode_threads"},  # decode_threads: the same frames on any thread count (tested)
 }
@@ -81,9 +86,12 @@ def valid_model_args() -> list[str]:
 
 
 def split_model_args(kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
-    """Split --model_args into (model options, LoadOptions fields, AIRConfig fields), converted.
+    """Split --model_args into (model options, LoadOptions fields, AIRConfig fields), converted and checked.
 
-    Unknown keys raise a ValueError that lists every valid key.
+    Every value is checked against air/config.py's VALUE_RULES before any model loads (cross-field
+    checks of AIRConfig, such as min_frames <= max_frames, come with the backbone's own limits later).
+    Unknown keys raise a ValueError that lists every valid key; bad values one naming the field, the
+    value and what is expected.
     """
     unknown = sorted(k for k in kwargs if k not in MODEL_OPTIONS and k not in _LOAD_TYPES and k not in _AIR_FIELDS)
     if unknown:
@@ -92,7 +100,7 @@ def split_model_args(kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
         )
     model = {k: convert_value(k, v, MODEL_OPTIONS[k]) for k, v in kwargs.items() if k in MODEL_OPTIONS}
     load = {k: convert_value(k, v, _LOAD_TYPES[k]) for k, v in kwargs.items() if k in _LOAD_TYPES}
-    air = {k: v for k, v in kwargs.items() if k in _AIR_FIELDS}
+    air = {k: convert_value(k, v, _AIR_TYPES.get(k, "str | None")) for k, v in kwargs.items() if k in _AIR_FIELDS}
     return model, load, air
 
 
@@ -110,7 +118,8 @@ class HVP(lmms):
         route_logs_to_loguru()
         model_opts, load_opts, air_args = split_model_args({"pretrained": pretrained, **kwargs})
         self.options = model_opts
-        self._replay = self._open_selection_file(model_opts.get("selection_file"))  # fail before loading models
+        self._replay = self._open_selection_file(model_opts.get("selection_file"),  # fail before loading models
+                                                 model_opts.get("replay_max_frames", DEFAULT_REPLAY_MAX_FRAMES))
         self._setup_devices(load_opts)
         self._batch_size = model_opts.get("batch_size") or 1
         if isinstance(self._batch_size, bool) or not isinstance(self._batch_size, int) or self._batch_size < 1:
@@ -209,13 +218,14 @@ class HVP(lmms):
                     cfg.analysis_batch_size, advice)
 
     # -- selection file, fingerprint and resume --------------------------------------------------
-    def _open_selection_file(self, path: str | None):
-        """The loaded selection file, or None; a missing, invalid or empty file raises ValueError naming it."""
+    def _open_selection_file(self, path: str | None, max_frames: int = DEFAULT_REPLAY_MAX_FRAMES):
+        """The loaded selection file, or None; a missing, invalid or empty file, or an entry with more than
+        `max_frames` frames (replay_max_frames), raises ValueError naming it."""
         if not path:
             return None
         from air.selection_io import load_selection_file
 
-        replay = load_selection_file(path)
+        replay = load_selection_file(path, max_frames=max_frames)
         if not replay.entries:
             raise ValueError(f"Invalid selection file {path}: it holds no selections. Expected at least one entry "
                              "(write one with `python -m air export`).")
@@ -420,7 +430,7 @@ class HVP(lmms):
                 text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt,
                                                                   sample.gen_kwargs)
                 outcomes[k] = (text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path),
-                                      "prompt": sent})
+                                      "replay_match": self._replay_match, "prompt": sent})
             except (Exception, SystemExit) as exc:
                 outcomes[k] = exc
         chosen = [samples[k] for k in selecting]
@@ -442,11 +452,15 @@ class HVP(lmms):
         return text, trace
 
     def _replayed_frames(self, sample: Sample) -> list[int] | None:
-        """The selection file's frames for this sample, or None when not replaying (KeyError if absent)."""
+        """The selection file's frames for this sample, or None when not replaying (KeyError if absent).
+
+        How the entry was found ("task_doc_id", "question_id" or "video") is kept for the trace.
+        """
         if getattr(self, "_replay", None) is None:
             return None
-        return self._replay.frames_for(task=sample.task, doc_id=sample.doc_id, question_id=sample.question_id,
-                                       video=sample.video)
+        entry, self._replay_match = self._replay.match(task=sample.task, doc_id=sample.doc_id,
+                                                       question_id=sample.question_id, video=sample.video)
+        return entry["frame_indices"]
 
 
 __all__ = ["HVP", "MODEL_OPTIONS", "NOT_FINGERPRINTED", "QUESTION_ID_FIELDS", "split_model_args", "valid_model_args"]

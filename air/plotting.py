@@ -41,6 +41,10 @@ EVENT_COLOUR = "#f5a623"
 THRESHOLD_COLOUR = "#c0392b"
 
 DEFAULT_WIDTH_IN = 13.0
+MIN_DPI, MAX_DPI = 10, 1000
+#: Largest figure drawn: per side and in total (an RGBA canvas of 64 Mpx takes 256 MiB).
+MAX_SIDE_PX = 32768
+MAX_FIGURE_PIXELS = 64 * 2**20
 _HEADER_IN = 1.05
 _TRACK_IN = 4.4
 _ZOOM_IN = 2.7
@@ -66,7 +70,20 @@ class _Track:
 
 
 def _track(record: dict) -> _Track:
-    """Extract the plotted quantities from a trace record; errors say what the record lacks."""
+    """Extract the plotted quantities from a trace record; errors say what the record lacks.
+
+    A record whose fields have the wrong shape or type (a damaged or hand-made trace) raises ValueError.
+    """
+    try:
+        return _read_track(record)
+    except (TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        if not isinstance(record, dict):
+            raise
+        raise ValueError(f"Invalid trace: a malformed field ({type(exc).__name__}: {str(exc)[:200]}). Expected a "
+                         "Selection.to_dict() record.") from exc
+
+
+def _read_track(record: dict) -> _Track:
     if not isinstance(record, dict):
         raise TypeError(f"Invalid trace: {type(record).__name__}. Expected a dict from Selection.to_dict().")
     if record.get("error"):
@@ -79,7 +96,7 @@ def _track(record: dict) -> _Track:
             "(replayed selections carry no selection trace to plot)."
         )
     fps = float(record["fps"])
-    if not (math.isfinite(fps) and fps > 0):
+    if not (math.isfinite(fps) and fps > 0):  # also what a 1e400 in a JSON trace becomes
         raise ValueError(f"Invalid trace fps: {record['fps']!r}. Expected a finite number > 0.")
     scored = record.get("scored") or []
     scored = [row for row in scored if row[2] is not None]  # failed CLIP scores have no value to plot
@@ -116,6 +133,16 @@ def _track(record: dict) -> _Track:
         n_rounds=len(rounds),
         fallbacks=[str(f.get("reason", f)) if isinstance(f, dict) else str(f) for f in record.get("fallbacks") or []],
     )
+
+
+def check_pixel_size(figsize: Sequence[float], dpi: float) -> tuple[int, int]:
+    """(width, height) in pixels of a figure of figsize inches at dpi; ValueError when it is too large."""
+    width, height = (round(v * dpi) for v in figsize)
+    if max(width, height) > MAX_SIDE_PX or width * height > MAX_FIGURE_PIXELS:
+        raise ValueError(f"Invalid figure size: {width} x {height} pixels ({figsize[0]:g} x {figsize[1]:g} inches at "
+                         f"{dpi:g} dpi). Expected at most {MAX_SIDE_PX} pixels a side and {MAX_FIGURE_PIXELS} in all: "
+                         "lower the dpi or the size.")
+    return width, height
 
 
 def format_time(seconds: float, tenths: bool = False) -> str:
@@ -195,10 +222,11 @@ def build_figure(
     from matplotlib.figure import Figure
 
     track = _track(record)
-    if not (isinstance(dpi, (int, float)) and dpi > 0):
-        raise ValueError(f"Invalid dpi: {dpi!r}. Expected a number > 0.")
-    if figsize is not None and (len(figsize) != 2 or not all(v > 0 for v in figsize)):
-        raise ValueError(f"Invalid figsize: {figsize!r}. Expected (width, height) in inches, both > 0.")
+    if isinstance(dpi, bool) or not (isinstance(dpi, (int, float)) and MIN_DPI <= dpi <= MAX_DPI):
+        raise ValueError(f"Invalid dpi: {dpi!r}. Expected a number >= {MIN_DPI} and <= {MAX_DPI}.")
+    if figsize is not None and (len(figsize) != 2 or not all(
+            isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in figsize)):
+        raise ValueError(f"Invalid figsize: {figsize!r}. Expected (width, height) in inches, both finite and > 0.")
     if max_thumbs < 0 or thumbs_per_row < 1:
         raise ValueError(f"Invalid max_thumbs={max_thumbs!r} / thumbs_per_row={thumbs_per_row!r}. "
                          "Expected max_thumbs >= 0 and thumbs_per_row >= 1.")
@@ -227,6 +255,7 @@ def build_figure(
     if figsize is None:
         figsize = (DEFAULT_WIDTH_IN, _HEADER_IN + _TRACK_IN + (_ZOOM_IN if window else 0.0) + n_rows * row_in)
 
+    check_pixel_size(figsize, dpi)
     fig = Figure(figsize=tuple(figsize), dpi=dpi)
     FigureCanvasAgg(fig)
     heights = [_TRACK_IN] + ([_ZOOM_IN] if window else []) + ([n_rows * row_in] if n_rows else [])
@@ -279,12 +308,16 @@ def plot_trace(
 ) -> Path:
     """Draw the selection trace `record` (see `build_figure` for `options`) and save it as a PNG at `path`.
 
-    Returns the path. The image is exactly figsize * dpi pixels (no tight bounding box).
+    Returns the path. The image is exactly figsize * dpi pixels (no tight bounding box). The file is written
+    to an exclusive temporary file next to `path` and renamed over it.
     """
+    from air.safe_files import atomic_writer
+
     fig = build_figure(record, video, **options)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=fig.dpi)
+    with atomic_writer(out, text=False) as handle:  # exclusive temp file + rename: never through a planted link
+        fig.savefig(handle, format="png", dpi=fig.dpi)
     return out
 
 

@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from air.fingerprint import ABSENT, differing_fields, short_value
+from air.safe_files import MIB, human_size, open_regular
 
 logger = logging.getLogger(__name__)
+
+#: Longest trace line read (a 3-hour video's record is a few MiB); longer lines are skipped unread.
+MAX_LINE_BYTES = 64 * MIB
+#: Warnings per file about skipped lines; the rest are counted in one closing warning.
+_MAX_LINE_WARNINGS = 3
 
 
 def default_trace_dir(argv: list[str] | None = None) -> Path:
@@ -39,17 +45,78 @@ def trace_key(task: str, doc_id: Any) -> str:
     return f"{task}::{doc_id}"
 
 
-def iter_jsonl_records(path: str | Path) -> Iterator[dict]:
-    """Every record of one JSONL file; a torn line (a run killed mid-write) is skipped with a warning."""
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            line = line.strip()
-            if not line:
+class StrictJSONError(ValueError):
+    """Text that is not strict JSON: NaN / Infinity, or a number a float cannot hold (1e400)."""
+
+
+def _reject_constant(name: str):
+    raise StrictJSONError(f"{name} is not strict JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise StrictJSONError(f"number {text[:40]} overflows a float")
+    return value
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """json.loads that also refuses NaN, Infinity and numbers overflowing a float (StrictJSONError)."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _lines(handle, max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes without the newline, or None for a line longer than max_line_bytes) of a binary file."""
+    line_no = 0
+    while True:
+        chunk = handle.readline(max_line_bytes + 1)
+        if not chunk:
+            return
+        line_no += 1
+        if len(chunk) > max_line_bytes and not chunk.endswith(b"\n"):
+            while chunk and not chunk.endswith(b"\n"):  # skip the rest of the line, a piece at a time
+                chunk = handle.readline(max_line_bytes)
+            yield line_no, None
+            continue
+        yield line_no, chunk.rstrip(b"\r\n")
+
+
+def iter_jsonl_records(path: str | Path, *, strict: bool = True, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[dict]:
+    """Every JSON object of one JSONL file (a regular file); other lines are skipped with a warning.
+
+    Skipped: a torn line (a run killed mid-write), a line that is not strict JSON (strict=True: no NaN,
+    Infinity or overflowing numbers; strict=False accepts them as Python's json does), a value that is
+    not an object, an undecodable line, a line above max_line_bytes (never read into memory). Raises
+    OSError when the file cannot be opened and FileCheckError (ValueError) for a non-regular file.
+    """
+    loads = loads_strict if strict else json.loads
+    skipped = 0
+    with open_regular(path, max_bytes=None, what="trace file") as handle:
+        for line_no, raw in _lines(handle, max_line_bytes):
+            if raw is not None and not raw.strip():
                 continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                logger.warning("Skipping unreadable trace line %s:%d (a run killed mid-write?)", path, line_no)
+            why = None
+            if raw is None:
+                why = f"longer than {human_size(max_line_bytes)}"
+            else:
+                try:
+                    record = loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    why = "not UTF-8"
+                except StrictJSONError as exc:
+                    why = str(exc)
+                except (ValueError, RecursionError):  # JSONDecodeError, too many digits, too deep
+                    why = "unreadable JSON (a run killed mid-write?)"
+                else:
+                    if isinstance(record, dict):
+                        yield record
+                        continue
+                    why = f"a JSON {type(record).__name__}, not an object"
+            skipped += 1
+            if skipped <= _MAX_LINE_WARNINGS:
+                logger.warning("Skipping trace line %s:%d: %s.", path, line_no, why)
+    if skipped > _MAX_LINE_WARNINGS:
+        logger.warning("Skipped %d more unusable lines of %s.", skipped - _MAX_LINE_WARNINGS, path)
 
 
 def iter_trace_records(trace_dir: str | Path) -> Iterator[dict]:
@@ -74,15 +141,23 @@ class TraceWriter:
         self.dir = Path(trace_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / f"traces_rank{rank}.jsonl"
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_file()):
+            raise ValueError(f"Invalid trace file {self.path}: a symbolic link or not a regular file. Expected a "
+                             "regular file (traces are never written through links); remove it or choose another "
+                             "trace_dir.")
         self._written: set[str] = set()
         self._warned_non_finite = False
         self._terminate_torn_line()
+
+    def _open(self, flags: int) -> int:
+        """A descriptor on the trace file, never through a symbolic link planted at its name."""
+        return os.open(self.path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o666)
 
     def _terminate_torn_line(self) -> None:
         """A run killed mid-write leaves a partial last line: end it so new records start clean."""
         if not self.path.exists() or self.path.stat().st_size == 0:
             return
-        with open(self.path, "rb+") as handle:
+        with os.fdopen(self._open(os.O_RDWR), "rb+") as handle:
             handle.seek(-1, os.SEEK_END)
             if handle.read(1) != b"\n":
                 handle.write(b"\n")
@@ -100,7 +175,7 @@ class TraceWriter:
                 logger.warning("Trace of %s holds non-finite numbers at %s: written as null (listed under "
                                "'non_finite_replaced'; later records are not warned about).", key, ", ".join(replaced))
         line = json.dumps(clean, allow_nan=False)
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with os.fdopen(self._open(os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())

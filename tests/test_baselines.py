@@ -162,7 +162,7 @@ def test_unknown_and_invalid_model_args_are_rejected_with_the_model_name():
         UniformBaseline("anything", bogus=1)
     with pytest.raises(ValueError, match="Invalid num_frames: 0"):
         UniformBaseline("anything", num_frames="0")
-    with pytest.raises(ValueError, match="Invalid power: -1.0"):
+    with pytest.raises(ValueError, match="Invalid bolt_power: -1.0. Expected a finite number >= 0.001"):
         ClipInverseTransform("anything", bolt_power="-1")
     with pytest.raises(ValueError, match="for air_uniform: bolt_power"):
         UniformBaseline("anything", bolt_power="2")
@@ -175,17 +175,17 @@ def test_aks_and_mdp3_model_args_are_checked_before_loading():
         parse_kernel_scales,
     )
 
-    with pytest.raises(ValueError, match="Invalid depth: -1"):
+    with pytest.raises(ValueError, match="Invalid aks_depth: -1. Expected an int >= 0 and <= 64"):
         AdaptiveKeyframeSampling("anything", aks_depth="-1")
-    with pytest.raises(ValueError, match="Invalid ratio: 0"):
+    with pytest.raises(ValueError, match="Invalid aks_ratio: 0. Expected an int >= 1"):
         AdaptiveKeyframeSampling("anything", aks_ratio="0")
     with pytest.raises(ValueError, match="Invalid aks_t1: 'high'. Expected a number"):
         AdaptiveKeyframeSampling("anything", aks_t1="high")
     with pytest.raises(ValueError, match=r"for air_aks: mdp3_lambda\."):
         AdaptiveKeyframeSampling("anything", mdp3_lambda="1")
-    with pytest.raises(ValueError, match="Invalid lam: 0.0"):
+    with pytest.raises(ValueError, match="Invalid mdp3_lambda: 0.0. Expected a finite number"):
         ListwiseDPP("anything", mdp3_lambda="0")
-    with pytest.raises(ValueError, match="Invalid segment_size: 0"):
+    with pytest.raises(ValueError, match="Invalid mdp3_segment_size: 0. Expected an int >= 1"):
         ListwiseDPP("anything", mdp3_segment_size="0")
     with pytest.raises(ValueError, match=r"Invalid mdp3_kernel_scales: '1\|x'. Expected numbers > 0 separated by '\|'"):
         ListwiseDPP("anything", mdp3_kernel_scales="1|x")

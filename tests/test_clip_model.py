@@ -242,8 +242,8 @@ def test_longclip_variant_checkpoint_lookup(monkeypatch, tmp_path, tiny_names):
         cm.load_clip("longclip:L")
 
 
-def test_openai_torchscript_checkpoint_goes_through_clip_load(tmp_path, encoders):
-    """Released OpenAI checkpoints are TorchScript archives: clip.load rebuilds them from the traced weights."""
+def test_openai_torchscript_checkpoint_is_rebuilt_from_its_weights(tmp_path, encoders):
+    """Released OpenAI checkpoints are TorchScript archives: read with torch.jit.load, rebuilt from the weights."""
     import warnings
 
     import torch
@@ -315,3 +315,83 @@ def test_query_tokens_find_the_truncation_boundary(encoders, kind):
     first_cut = min(cut)
     longer = " ".join(["dog"] * first_cut) + " cat"
     np.testing.assert_allclose(enc.encode_text([longer]), enc.encode_text([" ".join(["dog"] * first_cut)]), atol=1e-6)
+
+
+# -- unsafe files never unpickled (issue 15 item 2) ---------------------------------------------------
+class _RunsCode:
+    """Unpickling this object calls open(marker, "w"): proof that a loader executed code from the file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _torch_save_pickle(path, marker):
+    import torch
+
+    torch.save({"text_projection": _RunsCode(marker)}, path)
+
+
+def _plain_pickle(path, marker):
+    import pickle
+
+    path.write_bytes(pickle.dumps({"text_projection": _RunsCode(marker)}))
+
+
+def _fake_torchscript(path, marker):
+    """A zip laid out like a TorchScript archive whose data.pkl is the crafted pickle."""
+    import pickle
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("m/code/__torch__.py", "def f(): pass\n")
+        archive.writestr("m/constants.pkl", pickle.dumps(()))
+        archive.writestr("m/data.pkl", pickle.dumps(_RunsCode(marker)))
+
+
+@pytest.mark.parametrize("write, message", [
+    (_torch_save_pickle, "neither a TorchScript archive nor a state dict of weights"),
+    (_plain_pickle, "neither a TorchScript archive nor a state dict of weights"),
+    (_fake_torchscript, "a TorchScript archive that torch.jit.load cannot read"),
+    (lambda p, m: p.write_bytes(os.urandom(4096)), "neither a TorchScript archive"),
+    (lambda p, m: p.write_text("not a model"), "neither a TorchScript archive"),
+], ids=["torch.save pickle", "plain pickle", "fake TorchScript", "random bytes", "text"])
+def test_openai_file_that_is_not_a_model_is_refused_without_running_its_code(tmp_path, monkeypatch, write, message):
+    # even where the environment turns torch.load's safe default off (clip.load's fallback relies on it)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "code-ran"
+    checkpoint = tmp_path / "evil.pt"
+    write(checkpoint, marker)
+    with pytest.raises(ValueError, match=message) as info:
+        cm.load_clip(f"openai:{checkpoint}")
+    assert str(checkpoint) in str(info.value)
+    assert not marker.exists(), "unpickling executed code from the checkpoint"
+    with pytest.raises(ValueError, match=message):
+        cm.openai_checkpoint_state(checkpoint)
+    assert not marker.exists()
+
+
+def test_longclip_crafted_pickle_is_refused_without_running_its_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "code-ran"
+    checkpoint = tmp_path / "longclip-evil.pt"
+    _torch_save_pickle(checkpoint, marker)
+    with pytest.raises(ValueError, match="Cannot read Long-CLIP checkpoint"):
+        cm.inspect_longclip_checkpoint(checkpoint)
+    assert not marker.exists()
+
+
+def test_torch_requirement_is_the_safe_load_default():
+    """torch >= 2.6 loads with weights_only=True by default; the package requires it everywhere it pins torch."""
+    import re
+    from pathlib import Path
+
+    import torch
+
+    root = Path(__file__).resolve().parents[1]
+    assert re.search(r'"torch>=2\.6[",]', (root / "pyproject.toml").read_text())
+    assert re.search(r"^torch>=2\.6\b", (root / "requirements.txt").read_text(), re.MULTILINE)
+    major, minor = (int(x) for x in torch.__version__.split(".")[:2])
+    assert (major, minor) >= (2, 6)

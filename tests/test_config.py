@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from air.config import VALUE_RULES, convert_value, validate_value
 from air.model import PRESETS, AIRConfig
 
 
@@ -27,22 +28,22 @@ def test_frozen():
 @pytest.mark.parametrize(
     "field, value, expected",
     [
-        ("candidates_per_round", 0, "Invalid candidates_per_round: 0. Expected an int >= 1."),
-        ("max_rounds", 2.5, "Invalid max_rounds: 2.5. Expected an int >= 1."),
-        ("max_frames", True, "Invalid max_frames: True. Expected an int >= 1."),
-        ("sample_fps", 0.0, "Invalid sample_fps: 0.0. Expected a finite number > 0."),
-        ("beta", float("inf"), "Invalid beta: inf. Expected a finite number > 0."),
-        ("gamma", -0.1, "Invalid gamma: -0.1. Expected a finite number >= 0."),
-        ("merge_gap_s", "2", "Invalid merge_gap_s: '2'. Expected a finite number >= 0."),
+        ("candidates_per_round", 0, "Invalid candidates_per_round: 0. Expected an int >= 1 and <= 4096 (frames)."),
+        ("max_rounds", 2.5, "Invalid max_rounds: 2.5. Expected an int >= 1 and <= 10000 (rounds)."),
+        ("max_frames", True, "Invalid max_frames: True. Expected an int >= 1 and <= 4096 (frames)."),
+        ("sample_fps", 0.0, "Invalid sample_fps: 0.0. Expected a finite number >= 0.001 and <= 1000 (samples per second)."),
+        ("beta", float("inf"), "Invalid beta: inf. Expected a finite number >= 0.001 and <= 100."),
+        ("gamma", -0.1, "Invalid gamma: -0.1. Expected a finite number >= 0 and <= 100."),
+        ("merge_gap_s", "2", "Invalid merge_gap_s: '2'. Expected a finite number >= 0 and <= 1e+07 (seconds)."),
         ("score_threshold", 6, "Invalid score_threshold: 6. Expected an int in 1..5."),
-        ("gmm_seed", -1, "Invalid gmm_seed: -1. Expected an int >= 0."),
+        ("gmm_seed", -1, "Invalid gmm_seed: -1. Expected an int >= 0 and <= 4294967295."),
         ("reanalyze", "yes", "Invalid reanalyze: 'yes'. Expected a bool."),
         ("decoder", "ffmpeg", "Invalid decoder: 'ffmpeg'. Expected one of decord, pyav, torchcodec"),
         ("clip_model", "", "Invalid clip_model: ''. Expected a non-empty CLIP model name"),
         ("cache_dir", 3, "Invalid cache_dir: 3. Expected a directory path or None."),
-        ("analysis_batch_size", -2, "Invalid analysis_batch_size: -2. Expected an int >= 1."),
-        ("decode_threads", 0, "Invalid decode_threads: 0. Expected an int >= 1 or None (None: the cores"),
-        ("max_video_pixels", 2.5, "Invalid max_video_pixels: 2.5. Expected an int >= 1 or None (None: no limit)."),
+        ("analysis_batch_size", -2, "Invalid analysis_batch_size: -2. Expected an int >= 1 and <= 65536 (frames per call)."),
+        ("decode_threads", 0, "Invalid decode_threads: 0. Expected an int >= 1 and <= 1024 (threads), or None (the cores"),
+        ("max_video_pixels", 2.5, "Invalid max_video_pixels: 2.5. Expected an int >= 1 and <= 1099511627776 (pixels per frame), or None (no limit)."),
         ("clip_resize", "pad", "Invalid clip_resize: 'pad'. Expected one of crop (short side + centre crop, SPEC.md), squash, own"),
     ],
 )
@@ -86,7 +87,7 @@ def test_from_model_args_converts_loose_types():
         ({"max_rounds": "2.5"}, "Invalid max_rounds: '2.5'. Expected an int."),
         ({"reanalyze": "maybe"}, "Invalid reanalyze: 'maybe'. Expected a bool (true/false)."),
         ({"gamma": "None"}, "Invalid gamma: 'None'. Expected a value of type float."),
-        ({"max_rounds": "-1.0"}, "Invalid max_rounds: -1. Expected an int >= 1."),
+        ({"max_rounds": "-1.0"}, "Invalid max_rounds: -1. Expected an int >= 1 and <= 10000 (rounds)."),
     ],
 )
 def test_from_model_args_bad_values(args, message):
@@ -211,3 +212,92 @@ def test_decoding_fields_from_model_args():
     assert (c.decode_threads, c.max_video_pixels, c.clip_resize) == (4, None, "squash")
     c = AIRConfig.from_model_args({"decode_threads": "None", "max_video_pixels": "8294400.0"})
     assert (c.decode_threads, c.max_video_pixels) == (None, 3840 * 2160)
+
+
+# -- one set of value rules for every entry point (issue 15 item 7) -------------------------------------
+
+BAD_VALUES = [
+    # (field, value as typed in --model_args / --set, the message)
+    ("analysis_max_new_tokens", "0", "Invalid analysis_max_new_tokens: 0. Expected an int >= 1 and <= 1000000 (tokens)."),
+    ("max_new_tokens", "0", "Invalid max_new_tokens: 0. Expected an int >= 1 and <= 1000000 (tokens), or None"),
+    ("batch_size", "0", "Invalid batch_size: 0. Expected an int >= 1 and <= 65536 (requests)."),
+    ("frame_max_side", "27", "Invalid frame_max_side: 27. Expected an int >= 28 and <= 65536 (pixels), or None"),
+    ("gmm_seed", "4294967296", "Invalid gmm_seed: 4294967296. Expected an int >= 0 and <= 4294967295."),
+    ("gmm_seed", "-1", "Invalid gmm_seed: -1. Expected an int >= 0 and <= 4294967295."),
+    ("sample_fps", "1e-308", "Invalid sample_fps: 1e-308. Expected a finite number >= 0.001 and <= 1000"),
+    ("sample_fps", "1e300", "Invalid sample_fps: 1e+300. Expected a finite number >= 0.001 and <= 1000"),
+    ("sample_fps", "1e400", "Invalid sample_fps: inf. Expected a finite number"),
+    ("sample_fps", "nan", "Invalid sample_fps: nan. Expected a finite number"),
+    ("budget_ref_s", "1e300", "Invalid budget_ref_s: 1e+300. Expected a finite number >= 0.001 and <= 1e+07 (seconds)."),
+    ("beta", "0", "Invalid beta: 0.0. Expected a finite number >= 0.001 and <= 100."),
+    ("beta", "1e-308", "Invalid beta: 1e-308."),
+    ("alpha_frac", "1.5", "Invalid alpha_frac: 1.5. Expected a finite number >= 0 and <= 1 (fraction of the video)."),
+    ("alpha_min_s", "-1", "Invalid alpha_min_s: -1.0. Expected a finite number >= 0 and <= 1e+07 (seconds)."),
+    ("max_frames", "1e300", "Invalid max_frames: 100000000000000005250476...(301 characters). Expected an int >= 1"),
+    ("lds_max_depth", "1000", "Invalid lds_max_depth: 1000. Expected an int >= 1 and <= 64 (levels)."),
+    ("clip_batch_size", "-4", "Invalid clip_batch_size: -4. Expected an int >= 1"),
+    ("max_pixels", "0", "Invalid max_pixels: 0. Expected an int >= 1"),
+    ("replay_max_frames", "0", "Invalid replay_max_frames: 0. Expected an int >= 1"),
+]
+AIR_FIELDS = set(AIRConfig.field_names())
+
+
+@pytest.mark.parametrize("field, text, message", BAD_VALUES, ids=[f"{b[0]}={b[1]}" for b in BAD_VALUES])
+def test_bad_values_are_refused_alike_by_config_model_args_and_python(field, text, message):
+    from air.hvp import split_model_args
+
+    with pytest.raises(ValueError) as info:
+        split_model_args({"pretrained": "x", field: text})  # hvp and every baseline
+    assert str(info.value).startswith(message), str(info.value)
+    if field in AIR_FIELDS:
+        with pytest.raises(ValueError) as info:
+            AIRConfig.from_model_args({field: text})  # YAML presets, the `air` --set values
+        assert str(info.value).startswith(message)
+        with pytest.raises(ValueError) as info:
+            AIRConfig(**{field: _typed(field, text)})
+        assert str(info.value).startswith(message.split(". Expected")[0])
+
+
+def _typed(field, text):
+    """The value as Python code would pass it (no conversion, so the AIRConfig check itself is exercised)."""
+    rule = VALUE_RULES[field]
+    number = float(text)
+    return int(number) if rule.kind == "int" and number.is_integer() else number
+
+
+def test_load_options_use_the_same_rules():
+    from air.base_models.base import LoadOptions
+
+    with pytest.raises(ValueError, match="Invalid analysis_max_new_tokens: 0. Expected an int >= 1"):
+        LoadOptions(analysis_max_new_tokens=0)
+    with pytest.raises(ValueError, match="Invalid max_pixels: -5"):
+        LoadOptions(max_pixels=-5)
+    assert LoadOptions(max_pixels=None, analysis_max_new_tokens=512).analysis_max_new_tokens == 512
+
+
+@pytest.mark.parametrize("field, value", [
+    ("sample_fps", 0.1), ("sample_fps", 2.0), ("sample_fps", 30.0), ("budget_ref_s", 60.0), ("budget_ref_s", 3600.0),
+    ("beta", 1.2), ("beta", 1.7), ("beta", 3.0), ("max_frames", 1024), ("candidates_per_round", 64),
+    ("gmm_seed", 2**32 - 1), ("alpha_frac", 0.2), ("alpha_min_s", 2.5), ("max_rounds", 20),
+    ("frame_max_side", 28), ("frame_max_side", 4096), ("frame_max_side", None), ("max_new_tokens", 4096),
+    ("analysis_max_new_tokens", 256), ("batch_size", 16), ("num_frames", 64), ("mdp3_segment_size", None),
+])
+def test_realistic_values_are_accepted(field, value):
+    validate_value(field, value)
+    assert convert_value(field, "None" if value is None else str(value), "float" if isinstance(value, float) else
+                         "int | None") == value
+
+
+def test_every_preset_passes_the_rules():
+    for name in PRESETS:
+        AIRConfig.from_preset(name)
+        AIRConfig.from_model_args({"preset": name})
+
+
+def test_every_rule_names_what_is_expected():
+    for name, rule in VALUE_RULES.items():
+        with pytest.raises(ValueError) as info:
+            validate_value(name, "not a number")
+        text = str(info.value)
+        what = "an int >= " if rule.kind == "int" else "a finite number >= "
+        assert text.startswith(f"Invalid {name}: 'not a number'. Expected {what}") and " and <= " in text

@@ -53,18 +53,40 @@ def _strict_loads(text):
 
 
 def test_export_is_strict_json_even_with_non_finite_numbers(tmp_path):
-    records = [_record(0, [5, 25]), {**_record(1, [3, 4], fps=float("nan")), "timestamps_s": [0.3, 0.4]},
-               _record(2, [8], fps=float("inf")),
+    records = [_record(0, [5, 25]),
                {**_record(3, [1, 2]), "fps": None, "timestamps_s": [0.1, float("nan")]},
                {**_record(4, [np.int64(6)]), "fps": np.float64(12.0)}]
     path = tmp_path / "sel.json"
-    assert export_selections(records, path) == 5
+    assert export_selections(records, path) == 3
     entries = _strict_loads(path.read_text())["selections"]
-    assert entries[1]["fps"] is None and entries[1]["timestamps_s"] == [0.3, 0.4], "recorded times kept, no NaN"
-    assert entries[2]["fps"] is None and entries[2]["timestamps_s"] == [0.0], "8 / inf recorded as 0.0, no error"
-    assert entries[3]["timestamps_s"] == [0.1, None]
-    assert entries[4]["fps"] == 12.0 and entries[4]["frame_indices"] == [6] and entries[4]["timestamps_s"] == [0.5]
+    assert entries[1]["fps"] is None and entries[1]["timestamps_s"] == [0.1, None], "recorded times kept, no NaN"
+    assert entries[2]["fps"] == 12.0 and entries[2]["frame_indices"] == [6] and entries[2]["timestamps_s"] == [0.5]
     assert load_selection_file(path).entries == entries
+
+
+UNREPLAYABLE = [
+    ("fractional index", {"frame_indices": [1.5, 3]}, "frame_indices [1.5, 3]"),
+    ("negative index", {"frame_indices": [4, -1]}, "frame_indices [4, -1]"),
+    ("text index", {"frame_indices": ["3"]}, "frame_indices ['3']"),
+    ("bool index", {"frame_indices": [True]}, "frame_indices [True]"),
+    ("not a list", {"frame_indices": "12"}, "frame_indices 12"),
+    ("NaN fps", {"fps": float("nan")}, "fps nan"),
+    ("infinite fps (1e400 in the trace)", {"fps": float("inf")}, "fps inf"),
+    ("zero fps", {"fps": 0}, "fps 0"),
+    ("negative fps", {"fps": -25.0}, "fps -25.0"),
+    ("text fps", {"fps": "fast"}, "fps 'fast'"),
+    ("fps replaced by null", {"fps": None, "non_finite_replaced": ["fps"]}, "a non-finite value in the trace"),
+]
+
+
+@pytest.mark.parametrize("name, change, message", UNREPLAYABLE, ids=[u[0] for u in UNREPLAYABLE])
+def test_export_refuses_a_record_it_could_not_replay(tmp_path, name, change, message):
+    records = [_record(0, [5, 25]), {**_record(7, [1, 2]), **change}]
+    out = tmp_path / "sel.json"
+    with pytest.raises(ValueError, match="Invalid record \\(task 't1' doc_id 7\\)") as info:
+        export_selections(records, out)
+    assert message in str(info.value) and "Expected" in str(info.value)
+    assert not out.exists() and list(tmp_path.iterdir()) == [], "nothing written, no temp file left"
 
 
 def test_entry_without_fps_keeps_recorded_timestamps():
@@ -106,7 +128,7 @@ def test_frames_for_matching_order(tmp_path):
         (json.dumps({"format": FORMAT, "selections": [{"video": "a.mp4", "fps": 0, "frame_indices": [1]}]}),
          "entry 0 has fps 0"),
         ('{"format": "%s", "selections": [{"video": "a.mp4", "fps": NaN, "frame_indices": [1]}]}' % FORMAT,
-         "NaN is not valid JSON"),
+         "NaN is not strict JSON"),
         (json.dumps({"format": FORMAT, "selections": [{"task": "t", "doc_id": 1, "frame_indices": [1]},
                                                       {"task": "t", "doc_id": "1", "frame_indices": [2]}]}),
          "entries 0 and 1 both select for task='t' doc_id='1'"),
@@ -123,7 +145,7 @@ def test_invalid_files_name_the_file(tmp_path, content, message):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="missing.json: no such file"):
         load_selection_file(tmp_path / "missing.json")
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(ValueError, match="a folder. Expected a regular file"):
         load_selection_file(tmp_path)  # a folder is not a selection file
 
 
@@ -231,7 +253,8 @@ def test_hvp_process_replays_the_selection_file(tmp_path, tiny_model, video):
                     options=[], prompt="Describe the video.", gen_kwargs={"max_new_tokens": 2})
     text, extra = hvp.process(sample)
     assert isinstance(text, str)
-    assert extra == {"frame_indices": chosen, "replayed_from": str(path), "prompt": "Describe the video."}
+    assert extra == {"frame_indices": chosen, "replayed_from": str(path), "replay_match": "task_doc_id",
+                     "prompt": "Describe the video."}
     (call,) = tiny_model.backbone.calls
     assert _received_indices(call, video.n_bits) == chosen
     assert hvp.stats["frames_analyzed"] == 0  # no selection ran
@@ -239,7 +262,7 @@ def test_hvp_process_replays_the_selection_file(tmp_path, tiny_model, video):
     renamed = Sample(task="my_egoschema", doc_id=0, split="test", video=str(video.path), question="q", options=[],
                      prompt="Describe.", gen_kwargs={"max_new_tokens": 1}, question_id="0074f737")
     _, extra = hvp.process(renamed)
-    assert extra["frame_indices"] == [5, 6]
+    assert extra["frame_indices"] == [5, 6] and extra["replay_match"] == "question_id"
 
 
 @pytest.mark.parametrize(
@@ -262,3 +285,127 @@ def test_hvp_refuses_a_bad_selection_file_before_loading_anything(tmp_path, cont
     finally:
         restore_std_logging()  # __init__ routed the package's logs to loguru
     assert str(path) in str(info.value)
+
+
+# -- replay limits and matching (issue 15 item 4) ------------------------------------------------------
+def _write_file(path, entries):
+    path.write_text(json.dumps({"format": FORMAT, "selections": entries}))
+    return path
+
+
+def test_an_entry_above_the_replay_cap_is_refused_at_load_unless_the_cap_is_raised(tmp_path):
+    from air.selection_io import DEFAULT_REPLAY_MAX_FRAMES
+
+    many = list(range(0, 5000, 1))
+    path = _write_file(tmp_path / "sel.json", [{"task": "t", "doc_id": 0, "frame_indices": [1, 2]},
+                                               {"task": "t", "doc_id": 1, "frame_indices": many}])
+    with pytest.raises(ValueError) as info:
+        load_selection_file(path)
+    text = str(info.value)
+    assert f"entry 1 (task 't' doc_id 1) lists 5000 frames, above replay_max_frames={DEFAULT_REPLAY_MAX_FRAMES}" in text
+    assert "pass replay_max_frames=5000" in text and "sel.json" in text
+    assert load_selection_file(path, max_frames=5000).frames_for(task="t", doc_id=1) == many
+    assert DEFAULT_REPLAY_MAX_FRAMES >= 8 * 32  # every preset's budget, with room for other methods' files
+    with pytest.raises(ValueError, match="Invalid replay_max_frames: 0"):
+        load_selection_file(path, max_frames=0)
+
+
+def test_hvp_checks_the_replay_cap_before_loading_anything(tmp_path):
+    pytest.importorskip("lmms_eval")
+    from air.hvp import HVP, split_model_args
+    from air.lmms_logging import restore_std_logging
+
+    path = _write_file(tmp_path / "sel.json", [{"video": "a.mp4", "frame_indices": list(range(300))}])
+    try:
+        with pytest.raises(ValueError, match="lists 300 frames, above replay_max_frames=256"):
+            HVP("no/such-model-anywhere", selection_file=str(path))
+        with pytest.raises(ValueError, match="lists 300 frames, above replay_max_frames=299"):
+            HVP("no/such-model-anywhere", selection_file=str(path), replay_max_frames="299")
+    finally:
+        restore_std_logging()
+    model, _, _ = split_model_args({"pretrained": "x", "replay_max_frames": "300"})
+    assert model["replay_max_frames"] == 300
+    with pytest.raises(ValueError, match="Invalid replay_max_frames: 0"):
+        split_model_args({"pretrained": "x", "replay_max_frames": "0"})
+
+
+MATCHES = [
+    # (entries, query, expected frames or the KeyError text)
+    ("same name in two folders, path given",
+     [{"video": "/a/v.mp4", "frame_indices": [1]}, {"video": "/b/v.mp4", "frame_indices": [2]}],
+     {"video": "/b/v.mp4"}, [2]),
+    ("same name in two folders, third path", [{"video": "/a/v.mp4", "frame_indices": [1]},
+                                              {"video": "/b/v.mp4", "frame_indices": [2]}],
+     {"video": "/c/v.mp4"}, "Ambiguous selection"),
+    ("duplicates with equal frames", [{"video": "/a/v.mp4", "frame_indices": [1]},
+                                      {"video": "/b/v.mp4", "frame_indices": [1]}],
+     {"video": "/c/v.mp4"}, [1]),
+    ("another question of the same video (question_id)",
+     [{"video": "/a/v.mp4", "question_id": "001-1", "frame_indices": [1]}],
+     {"video": "/a/v.mp4", "question_id": "001-2"}, "No selection"),
+    ("another doc of the same task", [{"task": "t", "doc_id": 0, "video": "/a/v.mp4", "frame_indices": [1]}],
+     {"task": "t", "doc_id": 1, "video": "/a/v.mp4"}, "No selection"),
+    ("the same video under another task", [{"task": "t", "doc_id": 0, "video": "/a/v.mp4", "frame_indices": [1]}],
+     {"task": "u", "doc_id": 5, "video": "/data/v.mp4"}, [1]),
+    ("a video-only entry", [{"video": "v.mp4", "frame_indices": [3]}], {"task": "t", "doc_id": 2,
+                                                                       "video": "/x/v.mp4"}, [3]),
+    ("task and doc_id first", [{"video": "/a/v.mp4", "frame_indices": [1]},
+                               {"task": "t", "doc_id": 2, "frame_indices": [9]}],
+     {"task": "t", "doc_id": 2, "video": "/a/v.mp4"}, [9]),
+]
+
+
+@pytest.mark.parametrize("name, entries, query, expected", MATCHES, ids=[m[0] for m in MATCHES])
+def test_matching_by_video_name_only_when_unambiguous(tmp_path, name, entries, query, expected):
+    sel = load_selection_file(_write_file(tmp_path / "sel.json", entries))
+    if isinstance(expected, list):
+        assert sel.frames_for(**query) == expected
+        assert sel.match(**query)[1] in ("video", "task_doc_id")
+    else:
+        with pytest.raises(KeyError, match=expected):
+            sel.frames_for(**query)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"format": "' + FORMAT + '", "selections": [{"video": "a.mp4", "fps": 1e400, "frame_indices": [1]}]}',
+     "number 1e400 overflows a float"),
+    ('{"format": "' + FORMAT + '", "selections": [{"video": "a.mp4", "frame_indices": [1]}]}' + "[" * 100_000,
+     "Expected strict JSON"),
+    (b"\xff\xfe", "Expected strict JSON"),
+])
+def test_more_invalid_contents(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError, match=message):
+        load_selection_file(path)
+
+
+def test_special_and_oversized_files_are_refused(tmp_path, monkeypatch):
+    import os
+
+    from air import selection_io
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="a FIFO"):
+        load_selection_file(fifo)
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="a character device"):
+        load_selection_file(zero)
+    big = _write_file(tmp_path / "big.json", [{"video": "a.mp4", "frame_indices": [1]}])
+    monkeypatch.setattr(selection_io, "MAX_FILE_BYTES", 16)
+    with pytest.raises(ValueError, match="above the limit of 16 B"):
+        load_selection_file(big)
+
+
+def test_export_never_writes_through_a_planted_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "sel.json"
+    out.symlink_to(victim)
+    for guess in ("sel.json.tmp", ".sel.json.tmp"):
+        (tmp_path / guess).symlink_to(victim)
+    assert export_selections([_record(0, [1, 2])], out) == 1
+    assert victim.read_text() == "precious"
+    assert not out.is_symlink() and load_selection_file(out).frames_for(task="t1", doc_id=0) == [1, 2]

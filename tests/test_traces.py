@@ -1,9 +1,23 @@
 """Side-car trace files: per-sample flushing, dedup, torn lines, default location."""
 
 import json
+import logging
+import os
+import threading
 from pathlib import Path
 
-from air.traces import TraceWriter, default_trace_dir, iter_trace_records, load_traces
+import pytest
+
+from air.safe_files import FileCheckError
+from air.traces import (
+    TraceWriter,
+    default_trace_dir,
+    iter_jsonl_records,
+    iter_trace_records,
+    load_traces,
+    loads_strict,
+    scan_for_resume,
+)
 
 
 def test_writer_dedups_and_reader_takes_last(tmp_path):
@@ -140,3 +154,94 @@ def test_summaries_of_two_tasks_over_the_same_doc_stay_apart():
     assert recall_summary(doc, "videomme_w_subtitle_hvp")["error"].startswith("VideoDecodeError")
     assert recall_summary(doc, "mlvu_dev_hvp") is None
     assert recall_summary(doc) == recall_summary(doc, "videomme_w_subtitle_hvp"), "without a task: the latest"
+
+
+# -- crafted trace files (issue 15 item 5) -------------------------------------------------------------
+
+
+
+GOOD = {"task": "t", "doc_id": 1, "answer": "A", "fingerprint": {"hash": "h", "parts": {}}}
+
+BAD_LINES = [
+    ("array", "[1, 2]", "a JSON list, not an object"),
+    ("number", "3", "a JSON int, not an object"),
+    ("string", '"text"', "a JSON str, not an object"),
+    ("null", "null", "a JSON NoneType, not an object"),
+    ("NaN", '{"task": "t", "doc_id": 2, "fps": NaN}', "NaN is not strict JSON"),
+    ("Infinity", '{"task": "t", "doc_id": 3, "fps": -Infinity}', "-Infinity is not strict JSON"),
+    ("overflow", '{"task": "t", "doc_id": 4, "fps": 1e400}', "number 1e400 overflows a float"),
+    ("huge int", '{"task": "t", "doc_id": ' + "9" * 5000 + "}", "unreadable JSON"),
+    ("deep nesting", "[" * 100_000 + "]" * 100_000, "unreadable JSON"),
+    ("torn", '{"task": "t", "doc', "unreadable JSON"),
+    ("not utf-8", b'{"task": "\xff\xfe"}', "not UTF-8"),
+]
+
+
+@pytest.mark.parametrize("name, line, why", BAD_LINES, ids=[b[0] for b in BAD_LINES])
+def test_unusable_line_is_skipped_with_a_warning_and_resume_goes_on(tmp_path, caplog, name, line, why):
+    raw = line if isinstance(line, bytes) else line.encode()
+    (tmp_path / "traces_rank0.jsonl").write_bytes(raw + b"\n" + json.dumps(GOOD).encode() + b"\n")
+    with caplog.at_level(logging.WARNING, logger="air.traces"):
+        assert list(iter_trace_records(tmp_path)) == [GOOD]
+        scan = scan_for_resume(tmp_path, {"hash": "h", "parts": {}}, "air")  # used to crash on non-objects
+    assert list(scan.reusable) == ["t::1"]
+    assert f"traces_rank0.jsonl:1: {why}" in caplog.text
+
+
+def test_overlong_line_is_skipped_unread_and_warnings_are_capped(tmp_path, caplog):
+    path = tmp_path / "traces_rank0.jsonl"
+    lines = ['{"pad": "' + "x" * 5000 + '"}'] + ["[]"] * 6 + [json.dumps(GOOD)]
+    path.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING, logger="air.traces"):
+        assert list(iter_jsonl_records(path, max_line_bytes=1000)) == [GOOD]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert "longer than 1000 B" in warnings[0] and len(warnings) == 4 and "Skipped 4 more" in warnings[-1]
+
+
+def test_non_strict_reading_accepts_nan_for_lmms_eval_samples(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"score": NaN}\n')
+    assert list(iter_jsonl_records(path)) == []
+    (record,) = iter_jsonl_records(path, strict=False)
+    assert record["score"] != record["score"]
+
+
+def test_loads_strict():
+    assert loads_strict('{"a": [1, 2.5, "x"]}') == {"a": [1, 2.5, "x"]}
+    for text in ("NaN", "[Infinity]", "1e400", "-1e999"):
+        with pytest.raises(ValueError, match="strict JSON|overflows"):
+            loads_strict(text)
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev_zero", "folder"])
+def test_special_files_are_refused_at_once(tmp_path, special):
+    path = tmp_path / "traces_rank0.jsonl"
+    if special == "fifo":
+        os.mkfifo(path)
+    elif special == "dev_zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    result = {}
+
+    def read():
+        try:
+            list(iter_jsonl_records(path))
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            result["error"] = exc
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "reading a special file hung"
+    assert isinstance(result.get("error"), FileCheckError) and "Expected a regular file" in str(result["error"])
+
+
+def test_writer_refuses_a_planted_symlink(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "traces").mkdir()
+    (tmp_path / "traces" / "traces_rank0.jsonl").symlink_to(victim)
+    with pytest.raises(ValueError, match="a symbolic link"):
+        TraceWriter(tmp_path / "traces", rank=0)
+    assert victim.read_text() == "precious\n"

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from air.config import validate_value
 from air.Process_Utils.process_messages import FrameScore
 
 
@@ -49,6 +50,10 @@ class LoadOptions:
     analysis_batch_size: int = 12
     analysis_max_new_tokens: int = 64
     analysis_mode: str = "generate"  # "generate" (paper) or "logits" (one forward pass over digits 1..5)
+
+    def __post_init__(self) -> None:
+        for name in ("max_pixels", "min_pixels", "analysis_batch_size", "analysis_max_new_tokens"):
+            validate_value(name, getattr(self, name))  # the shared rules of air/config.py
 
 
 class Backbone(ABC):

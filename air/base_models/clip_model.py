@@ -379,50 +379,112 @@ def _import_openai_clip():
 
 
 def load_openai_clip(spec: str, *, device: str = "cpu", batch_size: int = 32) -> TorchClipEncoder:
-    """OpenAI `clip`: a model name from `clip.available_models()` or a local checkpoint path."""
+    """OpenAI `clip`: a model name from `clip.available_models()` or a local checkpoint path.
+
+    Names go through `clip.load` (it downloads the released TorchScript file and checks its SHA-256). A
+    local file is never handed to `clip.load`, whose fallback for a file that is not TorchScript unpickles
+    it with torch.load's defaults: it is read here as a TorchScript archive or as a state dict with
+    `torch.load(weights_only=True)`, else refused (`openai_checkpoint_state`).
+    """
     clip = _import_openai_clip()
     path = Path(spec).expanduser()
     if path.is_file():
-        target, name = str(path.resolve()), f"openai:{path.name}@{file_fingerprint(path)}"
+        path = path.resolve()
+        name = f"openai:{path.name}@{file_fingerprint(path)}"
+        model = clip.model.build_model(openai_checkpoint_state(path)).to(device)
+        if str(device) == "cpu":
+            model = model.float()
     elif spec in clip.available_models():
-        target, name = spec, f"openai:{spec}"
+        name = f"openai:{spec}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)
+            warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit.load deprecation
+            model, _ = clip.load(spec, device=device, jit=False)
     else:
         raise ValueError(
             f"Unknown OpenAI CLIP model {spec!r}: neither a file nor one of {clip.available_models()}.\n" + _accepted()
         )
-    model = _openai_state_dict_model(clip, Path(target), device) if path.is_file() else None
-    if model is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", category=UserWarning)
-            warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit.load deprecation
-            model, _ = clip.load(target, device=device, jit=False)
     return TorchClipEncoder(
         model, clip.tokenize, name=name, image_size=model.visual.input_resolution,
         context_length=model.context_length, device=device, batch_size=batch_size,
     )
 
 
-def _openai_state_dict_model(clip, path: Path, device: str):
-    """Build an OpenAI CLIP from a plain state-dict file with `clip.model.build_model`; None for TorchScript.
+def weights_only_state(path: str | Path) -> Any:
+    """`torch.load(path, weights_only=True)` on the CPU, memory-mapped when the file allows it.
 
-    `clip.load` tries `torch.jit.load` first and then re-reads the same file object, which with current
-    torch fails on a plain state dict (the failed attempt leaves the stream at its end). TorchScript
-    archives (the released OpenAI checkpoints) still go through `clip.load`.
+    weights_only refuses any pickled object other than tensors and plain containers, so a crafted file
+    cannot run code here. Raises ValueError naming the file when torch cannot read it that way.
     """
     import torch
 
-    if _is_torchscript_archive(path):
-        return None
+    path = Path(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not a plain state dict: clip.load's job (and its error message)
-        return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:  # legacy (non-zip) torch.save files cannot be memory-mapped
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # every failure means "not a weights-only checkpoint"
+        raise ValueError(
+            f"Cannot read {path} as a checkpoint of weights: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from exc
+
+
+def openai_checkpoint_state(path: str | Path) -> dict:
+    """The CLIP state dict of an OpenAI-format checkpoint file, read without unpickling arbitrary objects.
+
+    A TorchScript archive (OpenAI's released files) is read with `torch.jit.load`, whose restricted
+    loader builds only TorchScript modules and tensors, and its weights are taken; any other file must be
+    a state dict that `torch.load(weights_only=True)` reads, with CLIP's 'text_projection'. Anything
+    else raises ValueError naming the file (it is not a CLIP model).
+    """
+    import torch
+
+    path = Path(path)
+    if _is_torchscript_archive(path):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit.load deprecation
+                warnings.simplefilter("ignore", category=UserWarning)
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        except Exception as exc:  # a damaged archive: refused, never retried another way
+            raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: a TorchScript archive that torch.jit.load "
+                             f"cannot read ({type(exc).__name__}: {str(exc)[:300]}).") from exc
+    else:
+        try:
+            state = weights_only_state(path)
+        except ValueError as exc:
+            raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: neither a TorchScript archive nor a state "
+                             f"dict of weights ({exc.__cause__ or exc}). Expected a CLIP model file.") from exc
     if not isinstance(state, dict) or "text_projection" not in state:
         raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: expected a CLIP state dict with 'text_projection'.")
     if "positional_embedding_res" in state:
         raise ValueError(f"{path} is a Long-CLIP checkpoint; load it as longclip:{path}.")
-    model = clip.model.build_model(state).to(device)
-    return model.float() if str(device) == "cpu" else model
+    return state
+
+
+def check_openai_checkpoint_file(path: str | Path) -> None:
+    """A cheap look at a file meant for `openai:<file>`, without loading it: ValueError unless it is a zip
+    archive of torch (TorchScript or torch.save) or a legacy torch.save file (a pickle stream)."""
+    import zipfile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+            if any(n.endswith(("/data.pkl", "/constants.pkl")) for n in names):
+                return
+        elif head[:1] == b"\x80" and 2 <= head[1] <= 5:  # pickle protocol 2..5: legacy torch.save
+            return
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: cannot read it ({exc}).") from exc
+    raise ValueError(f"Invalid OpenAI CLIP checkpoint {path}: not a model file (neither a TorchScript archive nor a "
+                     "torch.save file). Expected a CLIP checkpoint such as OpenAI's ViT-L-14.pt.")
 
 
 def _is_torchscript_archive(path: Path) -> bool:
@@ -454,18 +516,11 @@ def inspect_longclip_checkpoint(path: str | Path) -> LongClipCheckpoint:
     Long-CLIP format: OpenAI-CLIP keys plus `positional_embedding_res`, both position tables (P, width)
     with P = 248 for the released models.
     """
-    import torch
-
     path = Path(path)
     try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:  # legacy (non-zip) torch.save files cannot be memory-mapped
-            if "mmap" not in str(exc):
-                raise
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"Cannot read Long-CLIP checkpoint {path}: {type(exc).__name__}: {exc}") from exc
+        state = weights_only_state(path)
+    except ValueError as exc:
+        raise ValueError(f"Cannot read Long-CLIP checkpoint {path}: {exc.__cause__ or exc}") from exc
     if not isinstance(state, dict):  # a bad file, not a bad argument: same error type as the checks below
         raise ValueError(  # noqa: TRY004
             f"Invalid Long-CLIP checkpoint {path}: expected a state dict, got {type(state).__name__}."
@@ -686,6 +741,6 @@ def load_clip(name: str, device: str = "cpu", batch_size: int = 32) -> ClipEncod
 __all__ = [
     "ACCEPTED_FORMS", "DEFAULT_CLIP_MODEL", "ClipEncoder", "HFClipEncoder", "LongClipCheckpoint", "OpenClipEncoder",
     "QueryTokens",
-    "TorchClipEncoder", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
-    "load_longclip", "load_openai_clip", "longclip_checkpoint_path",
+    "TorchClipEncoder", "check_openai_checkpoint_file", "file_fingerprint", "import_longclip_module", "inspect_longclip_checkpoint", "load_clip",
+    "load_longclip", "load_openai_clip", "longclip_checkpoint_path", "openai_checkpoint_state", "weights_only_state",
 ]

@@ -11,6 +11,7 @@ import sys
 
 from air.cli import answer, cache, demo, export, plot, report, select
 from air.cli.common import CLIError
+from air.safe_files import FileCheckError
 
 COMMANDS = (select, answer, plot, report, export, cache, demo)
 
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse `argv` and run the command; returns the exit code (2 for bad arguments)."""
+    """Parse `argv` and run the command; returns the exit code (2 for bad arguments and input files, 1 when
+    the run itself fails). Every failure the user can fix is one line `air <command>: error: ...`."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -36,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"air {args.command}: error: {exc}", file=sys.stderr)
         return exc.code
+    except FileCheckError as exc:  # an input that is not a regular file or is too large
+        print(f"air {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file-system failure during the run (disk full, permissions changed, ...)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"air {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"air {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
+from pathlib import Path
 
 from air.cli import cache_build
 from air.cli.common import CLIError, add_command
-
-
-def human_bytes(n: int) -> str:
-    """1536 -> '1.5 KiB'."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
+from air.safe_files import human_size as human_bytes
 
 
 def _when(stamp: float | None) -> str:
@@ -28,17 +21,26 @@ def _when(stamp: float | None) -> str:
 
 
 def _cache(args: argparse.Namespace):
+    """The FeatureCache of --dir (else $AIR_CLIP_CACHE_DIR, else ./clip_cache); a --dir that is not a folder is an error."""
     from air.base_models.utils.feature_cache import FeatureCache
 
-    return FeatureCache(args.dir)
+    cache = FeatureCache(args.dir)
+    root = cache.root
+    if root.exists() and not root.is_dir():
+        raise CLIError(f"argument --dir: {root} is not a folder. Expected the CLIP feature cache folder.")
+    return cache
 
 
 def _info(args: argparse.Namespace) -> int:
-    info = _cache(args).info()
+    cache = _cache(args)
+    try:
+        info = cache.info()
+    except OSError as exc:
+        raise CLIError(f"argument --dir: cannot read the cache folder {cache.root}: {exc.strerror or exc}") from exc
     if args.json:
         print(json.dumps(info))
         return 0
-    print(f"CLIP feature cache: {info['root']}")
+    print(f"CLIP feature cache: {info['root']}" + ("" if Path(info["root"]).is_dir() else " (does not exist yet)"))
     print(f"  entries: {info['entries']} (one per video x decoder x frame size x CLIP model)")
     print(f"  frames:  {info['frames']} cached image features")
     print(f"  size:    {human_bytes(info['bytes'])}")
@@ -48,13 +50,18 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _clear(args: argparse.Namespace) -> int:
-    if args.older_than is not None and args.older_than < 0:
-        raise CLIError(f"argument --older-than: invalid value {args.older_than}. Expected a number of days >= 0.")
+    days = args.older_than
+    if days is not None and not (math.isfinite(days) and days >= 0):
+        # NaN compares false with everything: unchecked, "--older-than nan" would delete every entry
+        raise CLIError(f"argument --older-than: invalid value {days}. Expected a finite number of days >= 0.")
     cache = _cache(args)
-    before = cache.info()
-    removed = cache.clear(args.older_than)
-    after = cache.info()
-    scope = "all entries" if args.older_than is None else f"entries not modified for {args.older_than:g} days"
+    try:
+        before = cache.info()
+        removed = cache.clear(days)
+        after = cache.info()
+    except OSError as exc:
+        raise CLIError(f"cannot clear the cache folder {cache.root}: {exc.strerror or exc}", code=1) from exc
+    scope = "all entries" if days is None else f"entries not modified for {days:g} days"
     print(f"removed {removed} of {before['entries']} entries ({scope}) from {before['root']}; "
           f"{human_bytes(before['bytes'] - after['bytes'])} freed, {after['entries']} entries left")
     return 0

@@ -1,13 +1,31 @@
-"""Helpers shared by the `air` commands: errors, help formatting, --set parsing, trace files, summaries."""
+"""Helpers shared by the `air` commands: errors, help formatting, --set parsing, input and output paths,
+trace files, summaries.
+
+Paths are checked before any work starts: inputs must be readable regular files (a FIFO, a device or a
+folder is refused at once), outputs go to a folder that exists or can be made and is writable (tested by
+creating a file in it); an existing output file is replaced (atomically), an output that is a folder or
+another special file is refused. Names taken from trace content are sanitised before they become file
+names (air/safe_files.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from air.safe_files import (
+    MIB,
+    FileCheckError,
+    open_regular,
+    probe_writable_folder,
+    read_limited,
+)
+
+#: Largest single JSON trace read by `air plot` / `air export` (JSONL traces are streamed line by line).
+MAX_TRACE_JSON_BYTES = 256 * MIB
 
 
 class CLIError(Exception):
@@ -54,12 +72,43 @@ def parse_sets(items: Iterable[str] | None) -> dict[str, str]:
 
 
 def existing_file(path: str, label: str) -> str:
-    """`path` if it names an existing file, else a CLIError naming the argument."""
+    """`path` if it names a readable regular file, else a CLIError naming the argument."""
     if not os.path.exists(path):
         raise CLIError(f"argument {label}: file not found: {path}")
     if os.path.isdir(path):
         raise CLIError(f"argument {label}: expected a file, got a directory: {path}")
+    try:
+        open_regular(path, max_bytes=None, what="file").close()
+    except FileCheckError as exc:
+        raise CLIError(f"argument {label}: {exc}") from exc
+    except OSError as exc:
+        raise CLIError(f"argument {label}: cannot read {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def output_folder(path: str | os.PathLike, label: str) -> Path:
+    """Create the folder `path` if needed and check that files can be written in it; CLIError otherwise."""
+    try:
+        return probe_writable_folder(path)
+    except (NotADirectoryError, FileExistsError) as exc:
+        raise CLIError(f"argument {label}: {path} is not a folder (or lies inside a file).") from exc
+    except OSError as exc:
+        raise CLIError(f"argument {label}: cannot write in folder {path}: {exc.strerror or exc}.") from exc
+
+
+def output_file(path: str | os.PathLike, label: str) -> Path:
+    """Check an output file before any work: a writable folder for it, and not a folder or special file.
+
+    An existing regular file (or a symbolic link, which the atomic rename replaces) is overwritten.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"argument {label}: {target} is a folder. Expected a file name.")
+    if target.exists() and not target.is_symlink() and not target.is_file():
+        raise CLIError(f"argument {label}: {target} exists and is not a regular file (a FIFO or device?). "
+                       "Expected a file name.")
+    output_folder(target.parent if str(target.parent) else ".", label)
+    return target
 
 
 def json_default(value: Any):
@@ -72,48 +121,87 @@ def json_default(value: Any):
 
 
 # -- trace files ------------------------------------------------------------------------------------
-def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[dict]:
-    """Trace records from a JSON trace (one record or a list), a JSONL side-car, or a trace folder.
+def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> Iterator[dict]:
+    """Trace records (JSON objects) from a JSON trace (one record or a list), a JSONL side-car, or a trace folder.
 
-    A folder is read like hvp's trace_dir: every `traces_rank*.jsonl` in it.
+    A folder is read like hvp's trace_dir: every `traces_rank*.jsonl` in it, streamed (unusable lines are
+    skipped with a warning, air.traces.iter_jsonl_records). A JSON trace is read whole, up to
+    MAX_TRACE_JSON_BYTES, as strict JSON. Every problem is a CLIError naming `label` and the file.
     """
-    from air.traces import iter_jsonl_records, iter_trace_records
+    from air.traces import iter_jsonl_records, loads_strict
 
     path = Path(source)
-    if path.is_dir():
-        if not any(path.glob("traces_rank*.jsonl")):
-            raise CLIError(f"argument {label}: no traces_rank*.jsonl files in folder {path}")
-        records = list(iter_trace_records(path))  # read exactly as hvp's resume reads its trace_dir
-    elif path.suffix == ".jsonl":
-        records = list(iter_jsonl_records(existing_file(str(path), label)))
-    else:
+    try:
+        if path.is_dir():
+            files = sorted(path.glob("traces_rank*.jsonl"))
+            if not files:
+                raise CLIError(f"argument {label}: no traces_rank*.jsonl files in folder {path}")
+            for file in files:  # read exactly as hvp's resume reads its trace_dir
+                yield from iter_jsonl_records(file)
+            return
         existing_file(str(path), label)
+        if path.suffix == ".jsonl":
+            yield from iter_jsonl_records(path)
+            return
+        raw = read_limited(path, max_bytes=MAX_TRACE_JSON_BYTES, what="trace file")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CLIError(f"argument {label}: {path} is not valid JSON ({exc}). "
+            data = loads_strict(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise CLIError(f"argument {label}: {path} is not valid JSON ({str(exc)[:200]}). "
                            "Expected a trace (.json) or hvp's side-car traces (.jsonl).") from exc
         if isinstance(data, dict) and str(data.get("format", "")).startswith("air-selections/"):
             raise CLIError(f"argument {label}: {path} is a selection file (written by `air export`), not a trace.")
         records = data if isinstance(data, list) else [data]
-    bad = [i for i, r in enumerate(records) if not isinstance(r, dict)]
-    if bad:
-        raise CLIError(f"argument {label}: record {bad[0]} of {path} is not a JSON object.")
-    return records
+        bad = [i for i, r in enumerate(records) if not isinstance(r, dict)]
+        if bad:
+            raise CLIError(f"argument {label}: record {bad[0]} of {path} is not a JSON object.")
+        yield from records
+    except FileCheckError as exc:
+        raise CLIError(f"argument {label}: {exc}") from exc
+    except OSError as exc:
+        raise CLIError(f"argument {label}: cannot read {exc.filename or path}: {exc.strerror or exc}") from exc
+
+
+def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[dict]:
+    """Every record of `source` (see iter_trace_file_records)."""
+    return list(iter_trace_file_records(source, label))
+
+
+def find_record(source: str | os.PathLike, doc_id: str | None = None, task: str | None = None,
+                label: str = "TRACE") -> dict:
+    """The one record of `source` matching --doc-id/--task, read as a stream (at most two matches are kept)."""
+    hits: list[dict] = []
+    keys: list[str] = []
+    total = matching = 0
+    for record in iter_trace_file_records(source, label):
+        total += 1
+        if len(keys) < 30:
+            keys.append(f"{record.get('task')}:{record.get('doc_id')}")
+        if (doc_id is None or str(record.get("doc_id")) == str(doc_id)) and (task is None or record.get("task") == task):
+            matching += 1
+            if len(hits) < 2:
+                hits.append(record)
+    if total == 0:
+        raise CLIError(f"argument {label}: no trace records in {source}")
+    return _one_hit(hits, matching, keys, total, str(source), doc_id, task)
 
 
 def pick_record(records: list[dict], source: str, doc_id: str | None = None, task: str | None = None) -> dict:
     """The one record matching --doc-id/--task; errors list what the file holds."""
     hits = [r for r in records
             if (doc_id is None or str(r.get("doc_id")) == str(doc_id)) and (task is None or r.get("task") == task)]
-    if len(hits) == 1:
-        return hits[0]
     keys = [f"{r.get('task')}:{r.get('doc_id')}" for r in records[:30]]
-    listing = ", ".join(keys) + (" ..." if len(records) > 30 else "")
-    if not hits:
+    return _one_hit(hits, len(hits), keys, len(records), source, doc_id, task)
+
+
+def _one_hit(hits: list[dict], matching: int, keys: list[str], total: int, source: str, doc_id, task) -> dict:
+    if matching == 1:
+        return hits[0]
+    listing = ", ".join(keys) + (" ..." if total > 30 else "")
+    if not matching:
         wanted = " ".join(f"{k}={v}" for k, v in (("--doc-id", doc_id), ("--task", task)) if v is not None)
         raise CLIError(f"no trace in {source} matches {wanted or 'the request'}. It holds (task:doc_id): {listing}")
-    raise CLIError(f"{len(hits)} traces in {source} match; choose one with --doc-id (and --task). "
+    raise CLIError(f"{matching} traces in {source} match; choose one with --doc-id (and --task). "
                    f"It holds (task:doc_id): {listing}")
 
 

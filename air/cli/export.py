@@ -4,32 +4,38 @@ from __future__ import annotations
 
 import argparse
 
-from air.cli.common import CLIError, add_command, load_trace_records
+from air.cli.common import CLIError, add_command, iter_trace_file_records, output_file
+
+
+def _failed(record: dict) -> bool:
+    return bool(record.get("error")) or not record.get("frame_indices")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from air.selection_io import export_selections, selection_entry
+    from air.selection_io import selection_entry, write_selections
 
-    records: list[dict] = []
+    output_file(args.out, "--out")  # before reading anything
+    entries: list[dict] = []
+    failed = 0
     for source in args.sources:
-        records.extend(load_trace_records(source, "SOURCE"))
-    if args.task:
-        records = [r for r in records if r.get("task") in args.task]
-    failed = [r for r in records if r.get("error") or not r.get("frame_indices")]
-    good = [r for r in records if r not in failed]
-    if not good:
-        detail = f" ({len(failed)} failed samples skipped)" if failed else ""
+        for record in iter_trace_file_records(source, "SOURCE"):
+            if args.task and record.get("task") not in args.task:
+                continue
+            if _failed(record):
+                failed += 1
+                continue
+            try:
+                entries.append(selection_entry(record))
+            except ValueError as exc:
+                raise CLIError(f"argument SOURCE: {source}: {exc} It could not be replayed, so nothing was "
+                               "exported.") from exc
+    if not entries:
+        detail = f" ({failed} failed samples skipped)" if failed else ""
         raise CLIError(f"no selections to export in {', '.join(args.sources)}{detail}"
                        + (f" for task(s) {', '.join(args.task)}" if args.task else "") + ".", code=1)
-    try:
-        for r in good:
-            selection_entry(r)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CLIError(f"argument SOURCE: a record cannot be exported ({type(exc).__name__}: {exc}). "
-                       "Expected traces with frame_indices and fps.") from exc
-    count = export_selections(good, args.out)
-    print(f"wrote {count} selections to {args.out}"
-          + (f" ({len(failed)} failed samples skipped)" if failed else ""))
+    write_selections(entries, args.out)
+    print(f"wrote {len(entries)} selections to {args.out}"
+          + (f" ({failed} failed samples skipped)" if failed else ""))
     return 0
 
 
@@ -42,7 +48,9 @@ def register(sub) -> None:
                     "doc_id, question_id, video, fps, frame_indices (0-based indices of the original video) and "
                     "timestamps_s. Replay it on any backbone with lmms-eval: --model hvp --model_args "
                     "pretrained=...,selection_file=selections.json (the frames are answered as given, no "
-                    "selection runs). Failed samples are skipped.",
+                    "selection runs). Failed samples are skipped; a record that could not be replayed (frame "
+                    "indices that are not non-negative ints, an fps that is not a finite number > 0) stops the "
+                    "export. An existing --out file is replaced.",
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE",
                         help="trace folder (traces_rank*.jsonl), side-car JSONL, or JSON trace from `air select`")

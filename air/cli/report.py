@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from air.cli.common import CLIError, add_command
+from air.cli.common import CLIError, add_command, output_folder
 from air.report import DEFAULT_FIGURES
 
 DEFAULT_JOBS = min(8, os.cpu_count() or 1)
@@ -36,6 +37,9 @@ def _positive(value: str) -> int:
 def _run(args: argparse.Namespace) -> int:
     from air.report import RunError, write_report
 
+    out = Path(args.out)
+    if out.suffix.lower() in (".html", ".htm") and not out.is_dir():  # write_report says what else is wrong
+        output_folder(out.parent, "-o/--out")  # writable, checked before the run is read
     try:
         result = write_report(args.run, args.other_run, args.out, method=args.method, other_method=args.other_method,
                               figures=args.figures, thumbnails=not args.no_thumbnails, jobs=args.jobs,

@@ -19,9 +19,11 @@ from air.cli.common import (
     CLIError,
     add_command,
     existing_file,
+    output_folder,
     parse_sets,
     summary_lines,
 )
+from air.safe_files import atomic_write, safe_name
 
 #: H_VPModel.from_pretrained options that are neither AIRConfig nor LoadOptions fields, with their types.
 MODEL_OPTIONS = {
@@ -85,11 +87,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CLIP feature cache folder (default: $AIR_CLIP_CACHE_DIR, else ./clip_cache)")
     config.add_argument("--no-cache", action="store_true", help="do not read or write the CLIP feature cache")
     out = parser.add_argument_group("output")
-    out.add_argument("--out", default="air_out", help="output folder for the trace JSON and the figure")
+    out.add_argument("--out", default="air_out",
+                     help="output folder for the trace JSON and the figure (created; files of the same name are "
+                          "replaced)")
     out.add_argument("--name", default=None,
-                     help="file name stem (default: <video stem>_<8 hex of the question and options>)")
+                     help="file name stem, without '/' (default: <video stem>_<8 hex of the question and options>)")
     out.add_argument("--no-figure", action="store_true", help="write the trace only")
-    out.add_argument("--dpi", type=int, default=100, help="figure resolution (dots per inch)")
+    out.add_argument("--dpi", type=int, default=100, help="figure resolution (dots per inch, 10..1000)")
 
 
 def _split_sets(sets: dict[str, str]) -> tuple[dict, dict, dict]:
@@ -120,6 +124,7 @@ def _split_sets(sets: dict[str, str]) -> tuple[dict, dict, dict]:
 def plan_run(args: argparse.Namespace) -> RunPlan:
     """Check every argument before any model loads; errors name the argument (exit code 2)."""
     from air.config import AIRConfig
+    from air.plotting import MAX_DPI, MIN_DPI
 
     video = existing_file(args.video, "VIDEO")
     if not args.question.strip():
@@ -142,8 +147,13 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
         config = AIRConfig.from_model_args({k: v for k, v in air.items() if not (k == "clip_model" and args.tiny)})
     except ValueError as exc:
         raise CLIError(f"invalid A.I.R. settings (--preset/--set): {exc}") from exc
-    if args.dpi <= 0:
-        raise CLIError(f"argument --dpi: invalid value {args.dpi}. Expected an int >= 1.")
+    if args.cache_dir and os.path.exists(args.cache_dir) and not os.path.isdir(args.cache_dir):
+        raise CLIError(f"argument --cache-dir: {args.cache_dir} is not a folder.")
+    if not MIN_DPI <= args.dpi <= MAX_DPI:
+        raise CLIError(f"argument --dpi: invalid value {args.dpi}. Expected an int >= {MIN_DPI} and <= {MAX_DPI}.")
+    check_name(args.name)
+    if args.clip:
+        check_clip_argument(args.clip)
     pretrained = args.pretrained
     if not args.tiny:
         from air.base_models import backbone_key
@@ -152,6 +162,7 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
             backbone_key(pretrained, model.get("backbone"))
         except ValueError as exc:
             raise CLIError(f"argument --pretrained: {exc}") from exc
+    output_folder(args.out, "--out")
     check_video(video, config.decoder, config.max_video_pixels)
     return RunPlan(video=video, question=args.question.strip(), options=args.options, pretrained=pretrained or "",
                    clip=args.clip, tiny=args.tiny, fields={**air, **load, **model})
@@ -167,6 +178,47 @@ def check_video(video: str, decoder: str, max_video_pixels: int | None) -> None:
                 raise VideoDecodeError(video, "no video frames")
     except VideoDecodeError as exc:
         raise CLIError(str(exc), code=1) from exc
+
+
+def check_name(name: str | None) -> None:
+    """--name is a file name stem: one path component, so the outputs stay in --out."""
+    if name is None:
+        return
+    if not name.strip() or name in (".", "..") or any(ch in name for ch in ("/", "\\", "\0")) or len(name) > 200:
+        raise CLIError(f"argument --name: invalid value {name!r}. Expected a file name stem without '/', '\\' or "
+                       "NUL, at most 200 characters (the outputs go into --out).")
+
+
+def _path_like(text: str) -> bool:
+    return text.startswith(("/", "./", "../", "~")) or os.path.exists(os.path.expanduser(text))
+
+
+def check_clip_argument(name: str) -> None:
+    """--clip checked before any model loads: a known backend, and a local checkpoint that exists and is a
+    model file (an `openai:` file must be a TorchScript or torch.save archive or a legacy torch file)."""
+    from air.base_models.clip_model import ACCEPTED_FORMS, check_openai_checkpoint_file
+
+    backend, sep, spec = name.partition(":")
+    forms = "; ".join(form.split("  ")[0] for form in ACCEPTED_FORMS)
+    if not sep or backend not in ("open_clip", "openai", "hf", "longclip") or not spec.strip():
+        raise CLIError(f"argument --clip: invalid CLIP model name {name!r}. Expected one of: {forms}.")
+    if backend == "open_clip":
+        if spec.startswith("hf-hub:"):
+            return
+        spec = spec[len("local-dir:"):] if spec.startswith("local-dir:") else spec.partition("/")[2]
+    if not _path_like(spec):
+        return
+    path = os.path.expanduser(spec)
+    if backend == "hf" or name.startswith("open_clip:local-dir:"):
+        if not os.path.isdir(path):
+            raise CLIError(f"argument --clip: folder not found: {path}")
+        return
+    existing_file(path, "--clip")
+    if backend == "openai":
+        try:
+            check_openai_checkpoint_file(path)
+        except ValueError as exc:
+            raise CLIError(f"argument --clip: {exc}") from exc
 
 
 def load_model(plan: RunPlan, no_cache: bool):
@@ -194,7 +246,7 @@ def output_stem(plan: RunPlan, name: str | None) -> str:
     if name:
         return name
     key = json.dumps([plan.question, plan.options or []], ensure_ascii=False)
-    return f"{Path(plan.video).stem}_{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
+    return f"{safe_name(Path(plan.video).stem, max_len=80)}_{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
 
 
 def trace_json(record: dict) -> str:
@@ -207,14 +259,12 @@ def trace_json(record: dict) -> str:
 
 
 def write_outputs(record: dict, plan: RunPlan, args: argparse.Namespace) -> tuple[Path, Path | None]:
-    """Write `<out>/<stem>.json` (the trace) and `<out>/<stem>.png` (the figure); returns their paths."""
+    """Write `<out>/<stem>.json` (the trace) and `<out>/<stem>.png` (the figure), each replaced atomically if it
+    exists; returns their paths."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = output_stem(plan, args.name)
-    trace_path = out / f"{stem}.json"
-    tmp = trace_path.with_name(f".{trace_path.name}.tmp")
-    tmp.write_text(trace_json(record), encoding="utf-8")
-    os.replace(tmp, trace_path)
+    trace_path = atomic_write(out / f"{stem}.json", trace_json(record))
     png = None
     if not args.no_figure:
         from air.plotting import plot_trace

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ from air.report.media import (
     find_video,
     image_size,
     prune,
-    publish,
     run_jobs,
     strip_frames,
     thumb_name,
@@ -36,6 +34,7 @@ from air.report.page import render_page
 from air.report.rows import build_row
 from air.report.runs import Run, RunError, Sample, load_run
 from air.report.summary import run_info, task_summaries
+from air.safe_files import atomic_write, safe_name
 
 __all__ = ["DEFAULT_FIGURES", "ReportResult", "RunError", "build_data", "load_run", "write_report"]
 
@@ -90,8 +89,7 @@ def _drawable(side: dict | None) -> bool:
 def _plot_command(sample: Sample) -> str | None:
     if sample.trace_file is None:
         return None
-    out = f"{sample.task}_doc{sample.doc_id}.png"
-    out = re.sub(r"[^A-Za-z0-9._-]+", "_", out)
+    out = safe_name(f"{sample.task}_doc{sample.doc_id}.png")
     return " ".join(["air plot", shlex.quote(str(sample.trace_file)), "--task", shlex.quote(sample.task),
                      "--doc-id", shlex.quote(str(sample.doc_id)), "--out", shlex.quote(out)])
 
@@ -242,13 +240,6 @@ def write_report(
     result.notes = [note for run in runs for note in run.notes]  # shown on the page with their run
     labels = " vs ".join(r.label for r in runs)
     page = render_page(build_data(runs, rows, []), title or f"A.I.R. report: {labels}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".html", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        publish(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(out, page)
     result.seconds = time.perf_counter() - start
     return result

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from air.safe_files import publish
+
 logger = logging.getLogger(__name__)
 
 THUMB_HEIGHT = 54
@@ -108,14 +110,6 @@ def figure_name(record: dict, video: str | None) -> str:
 def _atomic_target(path: Path, suffix: str) -> tuple[int, str]:
     """An O_EXCL temporary file next to `path` (same folder, so the final rename is atomic)."""
     return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-
-
-def publish(tmp: str, path: Path) -> None:
-    """Rename the finished temporary file `tmp` to `path`, with the mode a new file would get (umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
 
 
 def _write_strip(frames, path: Path) -> None:

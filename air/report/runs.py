@@ -26,6 +26,8 @@ _SAMPLES = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")
 _TRACE_DIR_ARG = re.compile(r"(?:^|,)\s*trace_dir=(?P<path>.*?)(?=,\s*[A-Za-z_][A-Za-z0-9_]*=|$)")
 #: lmms-eval model names whose trace "method" is not the name without its `air_` prefix.
 MODEL_METHODS = {"hvp": "air"}
+#: Largest lmms-eval results JSON read (they are a few MiB at most).
+MAX_RESULTS_BYTES = 256 << 20
 
 
 class RunError(ValueError):
@@ -64,9 +66,13 @@ class Run:
 
 
 def _read_json(path: Path) -> dict:
+    from air.safe_files import FileCheckError, read_limited
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_limited(path, max_bytes=MAX_RESULTS_BYTES, what="results file").decode("utf-8"))
+    except FileCheckError as exc:
+        raise RunError(str(exc)) from exc
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RunError(f"cannot read {path}: {exc}. Expected an lmms-eval results JSON.") from exc
     if not isinstance(data, dict):
         raise RunError(f"{path} holds a {type(data).__name__}. Expected an lmms-eval results JSON object.")
@@ -74,10 +80,14 @@ def _read_json(path: Path) -> dict:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a samples or trace file (regular files only, long lines skipped; see iter_jsonl_records)."""
+    from air.safe_files import FileCheckError
     from air.traces import iter_jsonl_records
 
     try:
-        return [r for r in iter_jsonl_records(path) if isinstance(r, dict)]
+        return list(iter_jsonl_records(path, strict=False))  # lmms-eval samples files may hold NaN
+    except FileCheckError as exc:
+        raise RunError(str(exc)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise RunError(f"cannot read {path}: {exc}") from exc
 
@@ -118,6 +128,9 @@ def _locate(source: Path, notes: list[str]) -> tuple[Path | None, list[Path], li
     if not source.exists():
         raise RunError(f"{source}: no such file or folder. Expected an lmms-eval output folder, "
                        "a results JSON, or a trace folder/JSONL.")
+    if not source.is_file() and not source.is_dir():
+        raise RunError(f"{source}: neither a regular file nor a folder (a FIFO or a device?). Expected an lmms-eval "
+                       "output folder, a results JSON, or a trace folder/JSONL.")
     if source.is_file():
         if _RESULTS.match(source.name):
             results_file = source

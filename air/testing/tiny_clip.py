@@ -97,10 +97,11 @@ def _openai_clip_model(context_length: int):
 
 
 def build_tiny_openai_clip(out_dir: str | Path) -> str:
-    """Write a tiny OpenAI-CLIP state dict (`tiny-openai-clip.pt`) that `clip.load(path, jit=False)` rebuilds.
+    """Write a tiny OpenAI-CLIP state dict (`tiny-openai-clip.pt`) that `load_clip("openai:<path>")` rebuilds.
 
-    `clip.load` tries TorchScript first, then `torch.load`s the plain state dict and calls `build_model`
-    on it, which infers every width and depth from the tensor shapes. Image input 32 x 32; embedding 32.
+    The loader reads the plain state dict with torch.load(weights_only=True) and calls clip's
+    `build_model` on it, which infers every width and depth from the tensor shapes. Image input 32 x 32;
+    embedding 32.
     """
     import torch
 

@@ -99,7 +99,8 @@ class _FrameStore:
             t0 = time.perf_counter()
             self.key = cache.key(reader.path, decoder=reader.backend,
                                  preprocess=preprocess_tag(encoder.image_size, self.resize), encoder_name=encoder.name)
-            entry = cache.load(self.key)
+            # an entry of another width, outside the video or not finite is recomputed, never used
+            entry = cache.load(self.key, width=encoder.embed_dim, n_frames=reader.n_frames)
             if entry is not None:
                 self.features.update(entry.as_dict())
                 self.n_from_cache = len(entry.indices)
@@ -138,7 +139,7 @@ class _FrameStore:
         self.n_encoded += int(missing.size)
         if self.cache is not None:
             t0 = time.perf_counter()
-            self.cache.add(self.key, missing, feats)
+            self.cache.add(self.key, missing, feats, n_frames=self.reader.n_frames)
             self.timings_s["cache_write"] += time.perf_counter() - t0
 
 

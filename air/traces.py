@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from air.fingerprint import ABSENT, differing_fields, short_value
 from air.safe_files import MIB, human_size, open_regular
@@ -125,13 +125,37 @@ def iter_trace_records(trace_dir: str | Path) -> Iterator[dict]:
         yield from iter_jsonl_records(path)
 
 
-def load_traces(trace_dir: str | Path) -> dict[str, dict]:
-    """The last record per (task, doc_id) found in trace_dir."""
+def supersedes(new: dict, old: dict | None) -> bool:
+    """Whether `new`, read after `old`, becomes its sample's record.
+
+    The later record wins, except that a failed record never replaces an error-free one made under the
+    same fingerprint: when the number of ranks changes between attempts, a sample's failed attempt and
+    its later success can sit in different rank files, which are read in name order, not in time order.
+    """
+    if old is None or not new.get("error") or old.get("error"):
+        return True
+    return _fingerprint_hash(new) != _fingerprint_hash(old)
+
+
+def _fingerprint_hash(record: dict) -> Any:
+    fingerprint = record.get("fingerprint")
+    return fingerprint.get("hash") if isinstance(fingerprint, dict) else None
+
+
+def latest_records(records: Iterable[dict]) -> dict[str, dict]:
+    """{trace key: record}: each (task, doc_id)'s record by `supersedes`, records read in the given order."""
     out: dict[str, dict] = {}
-    for record in iter_trace_records(trace_dir):
-        if "task" in record and "doc_id" in record:
-            out[trace_key(record["task"], record["doc_id"])] = record
+    for record in records:
+        if isinstance(record, dict) and "task" in record and "doc_id" in record:
+            key = trace_key(record["task"], record["doc_id"])
+            if supersedes(record, out.get(key)):
+                out[key] = record
     return out
+
+
+def load_traces(trace_dir: str | Path) -> dict[str, dict]:
+    """Each (task, doc_id)'s record in trace_dir (the latest; see `supersedes`)."""
+    return latest_records(iter_trace_records(trace_dir))
 
 
 class TraceWriter:
@@ -286,11 +310,7 @@ def scan_for_resume(trace_dir: str | Path, fingerprint: dict, method: str) -> Re
         key = trace_key(record["task"], record["doc_id"])
         theirs = record.get("fingerprint")
         if isinstance(theirs, dict) and theirs.get("hash") == fingerprint["hash"]:
-            # An error-free record is never displaced by a failed one. When the number of ranks changes
-            # between attempts, a sample's failed attempt and its later success can sit in different rank
-            # files, which are read in name order, not in time order.
-            previous = matching.get(key)
-            if previous is None or previous.get("error") or not record.get("error"):
+            if supersedes(record, matching.get(key)):
                 matching[key] = record
         elif isinstance(theirs, dict) and isinstance(theirs.get("parts"), dict):
             foreign[key] = differing_fields(fingerprint["parts"], theirs["parts"]) or {

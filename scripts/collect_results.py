@@ -44,6 +44,8 @@ from paper_tables import (
     run_identity,
 )
 
+from air.traces import supersedes  # noqa: E402  (after the sys.path line, like paper_tables)
+
 RESULTS_SUFFIX = "_results.json"
 SAMPLES_PATTERN = re.compile(r"^(?P<date>.+?)_samples_(?P<task>.+)\.jsonl$")
 HVP_SUFFIX = "_hvp"
@@ -228,7 +230,8 @@ def attach_traces(runs: list[Run], folders: list[Path]) -> None:
     """Give each run the trace records found under its run folder (the deepest run folder holding the file).
 
     Per (task, doc_id) the last record wins, reading trace files in sorted path order and lines in order,
-    so a rerun's appended record replaces the earlier one and padding duplicates collapse. When several
+    so a rerun's appended record replaces the earlier one and padding duplicates collapse; but a failed
+    record never replaces an error-free one of the same configuration (air.traces.supersedes). When several
     runs in one folder share a task, a record goes to the run its 'model' or 'method' field names.
     """
     roots = sorted({run.run_root for run in runs}, key=lambda p: len(p.parts), reverse=True)
@@ -255,7 +258,7 @@ def attach_traces(runs: list[Run], folders: list[Path]) -> None:
                 warn(f"{path}: trace of {record['task']} doc {record['doc_id']} fits {len(matching)} runs in {owner} "
                      "(several methods or backbones share one output folder); give each run its own --output_path.")
                 continue
-            if matching:
+            if matching and supersedes(record, matching[0].traces.get(record["doc_id"])):
                 matching[0].traces[record["doc_id"]] = record
 
 

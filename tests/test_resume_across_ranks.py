@@ -14,11 +14,15 @@ from air.traces import TraceWriter, load_traces, scan_for_resume
 FINGERPRINT = make_fingerprint({"method": "air", "model": {"pretrained": "m"}, "config": {"gamma": 0.7}})
 
 
-def attempt(trace_dir, world_size: int, doc_ids, failing=()):
-    """One attempt: doc i traced by rank i % world_size (lmms-eval's split), `failing` docs with an error."""
+def attempt(trace_dir, world_size: int, doc_ids, failing=(), method: str = "air"):
+    """One attempt: doc i traced by rank i % world_size (lmms-eval's split), `failing` docs with an error.
+
+    Each successful record selected frame [doc_id] of a 1-fps video, so it can be exported.
+    """
     writers = {rank: TraceWriter(trace_dir, rank=rank) for rank in range(world_size)}
     for doc_id in doc_ids:
-        record = {"task": "t", "doc_id": doc_id, "method": "air", "fingerprint": FINGERPRINT, "answer": f"a{doc_id}"}
+        record = {"task": "t", "doc_id": doc_id, "method": method, "fingerprint": FINGERPRINT, "answer": f"a{doc_id}",
+                  "frame_indices": [doc_id], "fps": 1.0}
         if doc_id in failing:
             record.update(answer="", error="RuntimeError: CUDA out of memory")
         writers[doc_id % world_size].write(record)
@@ -58,3 +62,47 @@ def test_a_later_failure_in_the_same_file_does_not_discard_an_earlier_success(tm
                                          "answer": "", "error": "RuntimeError: x"})
     scan = scan_for_resume(tmp_path, FINGERPRINT, "air")
     assert scan.reusable["t::0"]["answer"] == "a0" and scan.errors == 0
+
+
+def test_every_reader_of_a_trace_folder_picks_the_record_resume_picks(tmp_path):
+    """air export, air report, load_traces and collect_results see doc 13's success, not the failed attempt
+    in a rank file read after it; a failure under another configuration is the newer experiment and wins."""
+    import sys
+    from pathlib import Path
+
+    from air.cli import main
+    from air.report.runs import load_run
+    from air.selection_io import load_selection_file
+    from air.traces import latest_records, supersedes
+
+    attempt(tmp_path, 8, range(16), failing={13})
+    attempt(tmp_path, 4, [13])
+    assert load_traces(tmp_path)["t::13"]["answer"] == "a13"
+    assert load_run(tmp_path).samples[("t", "13")].trace["answer"] == "a13"
+    out = tmp_path / "sel.json"
+    assert main(["export", str(tmp_path), "--out", str(out)]) == 0
+    entries = load_selection_file(out).entries
+    assert len(entries) == 16 and [e["frame_indices"] for e in entries if e["doc_id"] == 13] == [[13]]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import collect_results
+
+    assert collect_results.supersedes is supersedes  # attach_traces uses the same rule
+    ok = {"task": "t", "doc_id": 13, "fingerprint": FINGERPRINT, "answer": "a13"}
+    failed = {**ok, "answer": "", "error": "x"}
+    other = {**failed, "fingerprint": make_fingerprint({"method": "air", "config": {"gamma": 0.5}})}
+    assert not supersedes(failed, ok) and supersedes(ok, failed) and supersedes(other, ok) and supersedes(ok, other)
+    assert latest_records([ok, failed])["t::13"] is ok and latest_records([ok, other])["t::13"] is other
+
+
+def test_export_of_a_folder_shared_by_several_methods_needs_method(tmp_path, capsys):
+    from air.cli import main
+
+    attempt(tmp_path, 1, range(3))
+    attempt(tmp_path / "u", 1, [0], method="uniform")
+    (tmp_path / "traces_rank1.jsonl").write_text((tmp_path / "u" / "traces_rank0.jsonl").read_text())
+    out = tmp_path / "sel.json"
+    assert main(["export", str(tmp_path), "--out", str(out)]) == 2
+    assert "several methods (air, uniform): name one with --method" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--out", str(out), "--method", "uniform"]) == 0
+    assert main(["export", str(tmp_path), "--out", str(out), "--method", "bolt"]) == 2
+    assert "no records of method 'bolt'" in capsys.readouterr().err

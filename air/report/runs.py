@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from air.traces import supersedes
+
 logger = logging.getLogger(__name__)
 
 _RESULTS = re.compile(r"^(?P<date>.+)_results\.json$")
@@ -215,7 +217,8 @@ def load_run(source: str | Path, *, method: str | None = None) -> Run:
             continue
         key = (str(record["task"]), str(record["doc_id"]))
         sample = run.samples.setdefault(key, Sample(task=str(record["task"]), doc_id=record["doc_id"]))
-        sample.trace, sample.trace_file = record, path  # the last record of a (task, doc_id) wins, as in resume
+        if supersedes(record, sample.trace):  # each sample's latest record, as resume picks it
+            sample.trace, sample.trace_file = record, path
     for path in samples_files:
         task = _SAMPLES.match(path.name).group("task")
         for entry in _read_jsonl(path):

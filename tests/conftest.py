@@ -57,3 +57,11 @@ def tiny_llava_ov_dir(tmp_path_factory):
     from air.testing.tiny_vlms import build_tiny_llava_onevision
 
     return build_tiny_llava_onevision(tmp_path_factory.mktemp("tiny-llava-ov"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> tuple[str, str]:
+    """(checkpoint folder, CLIP name) of the tiny random-weight Qwen2.5-VL and open_clip of `make demo`, built once."""
+    from air.demo import build_tiny_models
+
+    return build_tiny_models(tmp_path_factory.mktemp("tiny"))

@@ -212,16 +212,6 @@ OPTIONS = ["red", "blue", "green", "gray"]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    import torch
-
-    torch.set_num_threads(1)
-    from air.demo import build_tiny_models
-
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
 def videos(tmp_path_factory):
     from air.testing.videos import write_video
 

@@ -16,16 +16,10 @@ from lmms_helpers import write_task
 from air.base_models.utils.feature_cache import FeatureCache
 from air.cache_build import parse_shard, shard_of
 from air.cli import main
-from air.demo import build_tiny_models
 from air.sample_task import task_dir
 from air.testing.videos import write_video
 
 SAMPLE_VIDEOS = 3  # air_sample: 4 docs, docs 1 and 3 ask about the same video
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -10,7 +10,6 @@ import json
 
 import pytest
 
-from air.demo import build_tiny_models
 from air.model import H_VPModel
 from air.testing.videos import write_video
 from air.traces import iter_trace_records
@@ -18,11 +17,6 @@ from air.traces import iter_trace_records
 LOOP = dict(max_rounds=2, candidates_per_round=4, analysis_batch_size=12, analysis_max_new_tokens=6, max_frames=8,
             min_frames=4)
 QUESTION, OPTIONS = "Which colour is shown first?", ["red", "blue", "green", "gray"]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,11 @@ import sys
 
 import pytest
 
-from air.demo import build_tiny_models
 from air.testing.videos import write_video
 from air.traces import iter_trace_records
 from lmms_helpers import FAST_ARGS, OFFLINE_ENV, results_of, run_lmms_eval, samples_of, write_task
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

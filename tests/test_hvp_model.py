@@ -2,14 +2,8 @@
 
 import pytest
 
-from air.demo import build_tiny_models
 from air.model import AIRConfig, H_VPModel, Selection, vlm_frame_size
 from air.testing.videos import write_video
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_selection_properties import _track
+from selection_cases import TRACK_KINDS, loop_config, score_track, video_length
 
 from air.model import AIRConfig, FrameScore, SelectionLoop, select_frames
 from air.selection import drive_loop, run_analysis
@@ -27,7 +27,7 @@ class ScriptedVideo:
     def __init__(self, key, n_frames, fps, seed, kind, config, *, poison=(), short=(), undecodable=(),
                  clip_broken=()):
         self.key, self.n_frames, self.fps, self.config = key, n_frames, fps, config
-        self.track = _track(n_frames, seed, kind)
+        self.track = score_track(n_frames, seed, kind)
         self.verdicts = np.random.default_rng(seed + 1).choice([1, 2, 3, 4, 5, None], size=n_frames)
         self.poison, self.short = set(poison), set(short)
         self.undecodable, self.clip_broken = set(undecodable), set(clip_broken)
@@ -108,29 +108,14 @@ def video_groups(draw):
     size = draw(st.integers(1, 6))
     videos = []
     for key in range(size):
-        fps = draw(st.sampled_from([1.0, 10.0, 23.976, 25.0, 30.0]))
-        seconds = draw(st.integers(1, 400))
-        n_frames = max(1, int(seconds * fps) + draw(st.integers(0, 5)))
-        config = AIRConfig(
-            max_frames=draw(st.sampled_from([8, 16, 32])),
-            min_frames=draw(st.sampled_from([1, 4, 8])),
-            candidates_per_round=draw(st.integers(1, 16)),
-            max_rounds=draw(st.integers(1, 7)),
-            analysis_batch_size=draw(st.integers(1, 12)),
-            fixed_budget=draw(st.booleans()),
-            reanalyze=draw(st.booleans()),
-            spread_candidates=draw(st.booleans()),
-            ablate_threshold=draw(st.booleans()),
-            ablate_ranking=draw(st.booleans()),
-            ablate_analysis=draw(st.sampled_from([False, False, False, True])),
-            ablate_lds=draw(st.booleans()),
-        )
+        fps, n_frames = video_length(draw, 400)
+        config = loop_config(draw, ablate_analysis=st.sampled_from([False, False, False, True]))
         frames = st.integers(0, n_frames - 1)
         trouble = draw(st.sampled_from(["none", "none", "poison", "short", "undecodable", "clip", "mixed"]))
         pick = lambda on, frames=frames: draw(st.sets(frames, max_size=6)) if on else set()  # noqa: E731
         videos.append(ScriptedVideo(
             key, n_frames, fps, draw(st.integers(0, 2**32 - 1)),
-            draw(st.sampled_from(["noise", "events", "flat", "steps", "failed", "all_failed"])), config,
+            draw(st.sampled_from(TRACK_KINDS)), config,
             poison=pick(trouble in ("poison", "mixed")), short=pick(trouble in ("short", "mixed")),
             undecodable=pick(trouble in ("undecodable", "mixed")), clip_broken=pick(trouble in ("clip", "mixed"))))
     return videos, draw(st.integers(1, 60))

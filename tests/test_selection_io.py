@@ -180,14 +180,10 @@ class RecordingBackbone(Backbone):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import torch
-
-    from air.demo import build_tiny_models
+def tiny_model(tiny):
     from air.model import H_VPModel
 
-    torch.set_num_threads(1)
-    pretrained, clip = build_tiny_models(tmp_path_factory.mktemp("tiny"))
+    pretrained, clip = tiny
     model = H_VPModel.from_pretrained(pretrained, clip_model=clip, cache=None, max_rounds=2, candidates_per_round=4,
                                       analysis_batch_size=4, analysis_max_new_tokens=6, max_frames=8, min_frames=4)
     model.backbone = RecordingBackbone(model.backbone)

@@ -5,57 +5,23 @@ import json
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from selection_cases import TRACK_KINDS, loop_config, score_track, video_length
 
-from air.model import AIRConfig, FrameScore, select_frames
+from air.model import FrameScore, select_frames
 
 SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
 def tracks(draw):
-    fps = draw(st.sampled_from([1.0, 10.0, 23.976, 25.0, 30.0]))
-    seconds = draw(st.integers(min_value=1, max_value=600))
-    n_frames = max(1, int(seconds * fps) + draw(st.integers(0, 5)))
+    fps, n_frames = video_length(draw, 600)
     seed = draw(st.integers(0, 2**32 - 1))
-    kind = draw(st.sampled_from(["noise", "events", "flat", "steps", "failed", "all_failed"]))
-    config = AIRConfig(
-        max_frames=draw(st.sampled_from([8, 16, 32])),
-        min_frames=draw(st.sampled_from([1, 4, 8])),
-        candidates_per_round=draw(st.integers(1, 16)),
-        max_rounds=draw(st.integers(1, 7)),
-        analysis_batch_size=draw(st.integers(1, 12)),
-        fixed_budget=draw(st.booleans()),
-        reanalyze=draw(st.booleans()),
-        spread_candidates=draw(st.booleans()),
-        ablate_threshold=draw(st.booleans()),
-        ablate_ranking=draw(st.booleans()),
-        ablate_analysis=draw(st.booleans()),
-        ablate_lds=draw(st.booleans()),
-    )
-    return fps, n_frames, seed, kind, config
-
-
-def _track(n_frames, seed, kind):
-    rng = np.random.default_rng(seed)
-    if kind == "flat":
-        return np.full(n_frames, 0.3)
-    if kind == "all_failed":
-        return np.full(n_frames, rng.choice([np.nan, np.inf, -np.inf]))
-    if kind == "steps":
-        return np.repeat(rng.random(max(1, n_frames // 50 + 1)), 50)[:n_frames]
-    base = rng.normal(0.2, 0.03, n_frames)
-    if kind == "events":
-        for _ in range(rng.integers(1, 4)):
-            start = rng.integers(0, n_frames)
-            base[start : start + rng.integers(1, max(2, n_frames // 5))] += 0.2
-    if kind == "failed":  # NaN / inf similarities sprinkled over a noisy track
-        broken = rng.random(n_frames) < rng.uniform(0.05, 0.9)
-        base[broken] = rng.choice([np.nan, np.inf, -np.inf], size=int(broken.sum()))
-    return base
+    kind = draw(st.sampled_from(TRACK_KINDS))
+    return fps, n_frames, seed, kind, loop_config(draw)
 
 
 def _run(fps, n_frames, seed, kind, config):
-    track = _track(n_frames, seed, kind)
+    track = score_track(n_frames, seed, kind)
     rng = np.random.default_rng(seed + 1)
     verdicts = rng.choice([1, 2, 3, 4, 5, None], size=n_frames)
     analysed: list[int] = []

@@ -44,7 +44,7 @@ def similarity_track(n_frames: int, fps: float, seed: int = SEED) -> np.ndarray:
     t = np.arange(n_frames) / fps
     noise = np.convolve(rng.normal(0.0, 0.011, n_frames + 9), np.ones(10) / np.sqrt(10), mode="valid")[:n_frames]
     drift = 0.012 * np.sin(2 * np.pi * t / 75.0)
-    return 0.20 + drift + noise + 0.085 * _bump(t, *EVIDENCE_S) + 0.07 * _bump(t, *DISTRACTOR_S)
+    return 0.20 + drift + noise + 0.085 * _bump(t, *EVIDENCE_S) + 0.08 * _bump(t, *DISTRACTOR_S)
 
 
 def scripted_scorer(fps: float, seed: int = SEED):

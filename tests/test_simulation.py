@@ -306,7 +306,8 @@ def test_spread_explore_frac_field():
     for bad in (1.5, -0.1, float("nan"), "0.5", True):
         with pytest.raises(ValueError) as err:
             AIRConfig(spread_explore_frac=bad)
-        assert str(err.value) == f"Invalid spread_explore_frac: {bad!r}. Expected a number in [0, 1]."
+        assert str(err.value) == (f"Invalid spread_explore_frac: {bad!r}. "
+                                  "Expected a finite number >= 0 and <= 1 (fraction of a round).")
 
 
 def _candidate_inputs(seed, fps=30.0, seconds=300):

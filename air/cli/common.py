@@ -111,15 +111,6 @@ def output_file(path: str | os.PathLike, label: str) -> Path:
     return target
 
 
-def json_default(value: Any):
-    """JSON form of numpy scalars/arrays, tuples and sets (for json.dumps(default=...))."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 # -- trace files ------------------------------------------------------------------------------------
 def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> Iterator[dict]:
     """Trace records (JSON objects) from a JSON trace (one record or a list), a JSONL side-car, or a trace folder.
@@ -128,7 +119,8 @@ def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> 
     skipped with a warning, air.traces.iter_jsonl_records). A JSON trace is read whole, up to
     MAX_TRACE_JSON_BYTES, as strict JSON. Every problem is a CLIError naming `label` and the file.
     """
-    from air.traces import iter_jsonl_records, loads_strict
+    from air.strict_json import loads_strict
+    from air.traces import iter_jsonl_records
 
     path = Path(source)
     try:

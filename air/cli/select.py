@@ -250,11 +250,10 @@ def output_stem(plan: RunPlan, name: str | None) -> str:
 
 
 def trace_json(record: dict) -> str:
-    """JSON text of a trace: one top-level key per line, each value compact (readable, and small)."""
-    from air.cli.common import json_default
+    """Strict JSON text of a trace: one top-level key per line, each value compact (readable, and small)."""
+    from air.strict_json import dumps_strict
 
-    items = [f" {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=json_default)}"
-             for k, v in record.items()]
+    items = [f" {json.dumps(str(k))}: {dumps_strict(v, separators=(',', ':'))}" for k, v in record.items()]
     return "{\n" + ",\n".join(items) + "\n}\n"
 
 

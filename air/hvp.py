@@ -121,10 +121,7 @@ class HVP(lmms):
         self._replay = self._open_selection_file(model_opts.get("selection_file"),  # fail before loading models
                                                  model_opts.get("replay_max_frames", DEFAULT_REPLAY_MAX_FRAMES))
         self._setup_devices(load_opts)
-        self._batch_size = model_opts.get("batch_size") or 1
-        if isinstance(self._batch_size, bool) or not isinstance(self._batch_size, int) or self._batch_size < 1:
-            raise ValueError(f"Invalid batch_size: {model_opts.get('batch_size')!r}. Expected an int >= 1 "
-                             "(lmms-eval's --batch_size: the requests whose selection loops run together).")
+        self._batch_size = model_opts.get("batch_size", 1)  # checked by split_model_args (VALUE_RULES)
         self._max_new_tokens = model_opts.get("max_new_tokens")
         self.model = self._load_model(model_opts, load_opts, air_args)
         self.fingerprint = make_fingerprint(self._fingerprint_parts(load_opts))

@@ -46,11 +46,6 @@ class FrameChoice:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def _positive_int_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"Invalid {name}: {value!r}. Expected an int >= 1 (or None for the A.I.R. budget).")
-
-
 class SelectorBaseline(HVP):
     """`hvp` with a one-pass frame choice instead of A.I.R.; subclasses implement `choose_frames`.
 
@@ -81,7 +76,7 @@ class SelectorBaseline(HVP):
         super().__init__(pretrained, **kwargs)
 
     def _check_baseline_args(self, args: dict[str, Any]) -> None:
-        _positive_int_or_none("num_frames", args["num_frames"])
+        """Checks beyond air/config.py's VALUE_RULES, which convert_value has applied (none here)."""
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_model(self, model_opts: dict, load_opts: dict, air_args: dict):

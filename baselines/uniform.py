@@ -155,6 +155,7 @@ class SelectorBaseline(HVP):
 
     def select(self, video: str, question: str, options: list[str] | None = None):
         """The baseline's frames for one video and question, as an `air.model.Selection` (n_analyzed 0)."""
+        from air.model import decoder_fallbacks
         from air.Process_Utils.sample_logic import initial_sample_indices
         from air.selection import Selection
 
@@ -164,10 +165,7 @@ class SelectorBaseline(HVP):
             samples = initial_sample_indices(reader.n_frames, reader.fps, cfg.sample_fps)
             budget = self.frame_budget(reader.n_frames, reader.fps)
             choice = self.choose_frames(reader, samples, budget, question, list(options) if options else None)
-            fallbacks = list(choice.fallbacks)
-            for backend, cause in getattr(reader, "fallback_errors", ()):
-                fallbacks.append({"reason": "decoder_fallback",
-                                  "detail": f"{backend} failed ({cause}); served by {reader.backend}"})
+            fallbacks = [*choice.fallbacks, *decoder_fallbacks(reader)]
             fps, n_frames, decoder = float(reader.fps), int(reader.n_frames), reader.backend
         frames = tuple(int(f) for f in np.asarray(choice.frames, dtype=np.int64))
         if len(frames) < budget:

@@ -163,17 +163,18 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
         except ValueError as exc:
             raise CLIError(f"argument --pretrained: {exc}") from exc
     output_folder(args.out, "--out")
-    check_video(video, config.decoder, config.max_video_pixels)
+    check_video(video, config)
     return RunPlan(video=video, question=args.question.strip(), options=args.options, pretrained=pretrained or "",
                    clip=args.clip, tiny=args.tiny, fields={**air, **load, **model})
 
 
-def check_video(video: str, decoder: str, max_video_pixels: int | None) -> None:
-    """Open the video once before any model loads, so a bad file fails in a second (exit code 1)."""
-    from air.Process_Utils.process_video import VideoDecodeError, open_video
+def check_video(video: str, config) -> None:
+    """Open the video once as the run will (AIRConfig `config`) before any model loads, so a bad file fails
+    in a second (exit code 1)."""
+    from air.Process_Utils.process_video import VideoDecodeError, open_configured
 
     try:
-        with open_video(video, decoder=decoder, max_video_pixels=max_video_pixels) as reader:
+        with open_configured(video, config) as reader:
             if reader.n_frames < 1:
                 raise VideoDecodeError(video, "no video frames")
     except VideoDecodeError as exc:

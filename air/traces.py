@@ -110,6 +110,11 @@ def iter_trace_records(trace_dir: str | Path) -> Iterator[dict]:
         yield from iter_jsonl_records(path)
 
 
+def record_method(record: dict) -> str:
+    """The method that wrote a trace record (hvp's "air", "uniform", ...); "air" when the record names none."""
+    return str(record.get("method") or "air")
+
+
 def supersedes(new: dict, old: dict | None) -> bool:
     """Whether `new`, read after `old`, becomes its sample's record.
 

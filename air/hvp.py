@@ -110,6 +110,7 @@ class HVP(lmms):
     is_simple = True
     model_id = "hvp"  # the lmms-eval name, prefix of log lines
     method_name = "air"  # the trace's "method"
+    uses_clip = True  # load a CLIP encoder and the feature cache
 
     def __init__(self, pretrained: str, **kwargs: Any) -> None:
         super().__init__()
@@ -173,6 +174,7 @@ class HVP(lmms):
             clip_device=model_opts.get("clip_device"),
             clip_batch_size=model_opts.get("clip_batch_size") or 32,
             frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE),
+            with_clip=self.uses_clip,
             **load_opts,
             **air_args,
         )

@@ -178,9 +178,13 @@ class H_VPModel:
         clip_batch_size: int = 32,
         frame_max_side: int | None = DEFAULT_FRAME_MAX_SIDE,
         cache: Any = "default",
+        with_clip: bool = True,
         **fields: Any,
     ) -> "H_VPModel":
         """Load the backbone picked from `pretrained`'s name and a CLIP encoder.
+
+        with_clip: False loads no CLIP encoder and uses no feature cache (for frame choices that need no
+        similarity, such as the uniform baseline); the model can then answer but not select.
 
         fields: any AIRConfig field (max_frames=16, preset="efficient_16_8_4", ...) and any
         LoadOptions field (device, device_map, torch_dtype, attn_implementation, max_pixels,
@@ -209,9 +213,13 @@ class H_VPModel:
         if analysis_pretrained and analysis_pretrained != pretrained:
             analysis_adapter = resolve_backbone(analysis_pretrained, None)
             analysis_model = analysis_adapter.from_pretrained(analysis_pretrained, options)
-        encoder = load_clip(
-            config.clip_model, device=clip_device or default_device(options.device), batch_size=clip_batch_size
-        )
+        encoder = None
+        if with_clip:
+            encoder = load_clip(
+                config.clip_model, device=clip_device or default_device(options.device), batch_size=clip_batch_size
+            )
+        else:
+            cache = None
         return cls(model, encoder, config, analysis_backbone=analysis_model, cache=cache,
                    frame_max_side=frame_max_side, config_notes=notes)
 

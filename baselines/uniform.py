@@ -80,34 +80,12 @@ class SelectorBaseline(HVP):
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_model(self, model_opts: dict, load_opts: dict, air_args: dict):
-        """An H_VPModel with the backbone of `pretrained`, the same AIRConfig as hvp, and CLIP only if used."""
-        from air.base_models import resolve_backbone
-        from air.base_models.base import LoadOptions
-        from air.config import config_for_backbone
-        from air.model import DEFAULT_FRAME_MAX_SIDE, H_VPModel
-
-        pretrained = model_opts["pretrained"]
+        """hvp's H_VPModel (the backbone of `pretrained`, its frame limits, the same AIRConfig), CLIP only if
+        used and no analysis backbone."""
         if model_opts.get("analysis_pretrained"):
             logger.warning("%s: analysis_pretrained=%s is unused: baselines analyse no frames.", self.model_id,
                            model_opts["analysis_pretrained"])
-        adapter = resolve_backbone(pretrained, model_opts.get("backbone"))
-        # the family's own frame limits (VILA-1.5: 8 / 8), exactly as H_VPModel.from_pretrained applies them
-        config, notes = config_for_backbone(air_args, max_frames=adapter.default_max_frames,
-                                            min_frames=adapter.default_min_frames, backbone=adapter.name)
-        for note in notes:
-            logger.warning("%s: A.I.R. configuration: %s", self.model_id, note)
-        options = LoadOptions(**{**load_opts, "analysis_batch_size": config.analysis_batch_size})
-        backbone = adapter.from_pretrained(pretrained, options)
-        clip, cache = None, None
-        if self.uses_clip:
-            from air.base_models.clip_model import load_clip
-            from air.base_models.utils.generation import default_device
-
-            device = model_opts.get("clip_device") or default_device(options.device)
-            clip = load_clip(config.clip_model, device=device, batch_size=model_opts.get("clip_batch_size") or 32)
-            cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
-        return H_VPModel(backbone, clip, config, cache=cache,
-                         frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE), config_notes=notes)
+        return super()._load_model({**model_opts, "analysis_pretrained": None}, load_opts, air_args)
 
     def _fingerprint_extra(self) -> dict[str, Any]:
         """The baseline's own options enter the run fingerprint (resume never mixes num_frames=8 and 16)."""

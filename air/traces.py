@@ -197,6 +197,23 @@ class TraceWriter:
         return True
 
 
+def find_video(recorded: Any, folders: Iterable[str | Path] = ()) -> str | None:
+    """The video file a trace names (`recorded`, its "video"): as written, else relative to (or by name
+    inside) one of `folders` (e.g. the trace's own folder); None when no such regular file exists."""
+    if not isinstance(recorded, str) or not recorded.strip():
+        return None
+    candidates = [Path(recorded)]
+    for folder in folders:
+        candidates += [Path(folder) / recorded, Path(folder) / Path(recorded).name]
+    for candidate in candidates:
+        try:
+            if candidate.is_file():
+                return str(candidate)
+        except (OSError, ValueError):  # a name too long or holding NUL
+            continue
+    return None
+
+
 # -- resume: which earlier records may be reused ------------------------------------------------
 @dataclass
 class ResumeScan:

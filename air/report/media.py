@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,22 +47,6 @@ class FigureJob:
     record: dict
     video: str | None
     path: Path
-
-
-def find_video(recorded: Any, folders: Iterable[Path]) -> str | None:
-    """The video file a trace names: as written, else relative to (or by name inside) one of `folders`."""
-    if not isinstance(recorded, str) or not recorded.strip():
-        return None
-    candidates = [Path(recorded)]
-    for folder in folders:
-        candidates += [folder / recorded, folder / Path(recorded).name]
-    for candidate in candidates:
-        try:
-            if candidate.is_file():
-                return str(candidate)
-        except OSError:
-            continue
-    return None
 
 
 def _digest(*parts: Any) -> str:

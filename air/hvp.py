@@ -426,10 +426,11 @@ class HVP(lmms):
                 if replay is None:
                     selecting.append(k)
                     continue
-                text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt,
+                frames, how = replay
+                text, sent = self.model.answer_frames_with_prompt(sample.video, frames, sample.prompt,
                                                                   sample.gen_kwargs)
-                outcomes[k] = (text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path),
-                                      "replay_match": self._replay_match, "prompt": sent})
+                outcomes[k] = (text, {"frame_indices": list(frames), "replayed_from": str(self._replay.path),
+                                      "replay_match": how, "prompt": sent})
             except (Exception, SystemExit) as exc:
                 outcomes[k] = exc
         chosen = [samples[k] for k in selecting]
@@ -450,16 +451,14 @@ class HVP(lmms):
         trace.pop("answer", None)
         return text, trace
 
-    def _replayed_frames(self, sample: Sample) -> list[int] | None:
-        """The selection file's frames for this sample, or None when not replaying (KeyError if absent).
-
-        How the entry was found ("task_doc_id", "question_id" or "video") is kept for the trace.
-        """
+    def _replayed_frames(self, sample: Sample) -> tuple[list[int], str] | None:
+        """(the selection file's frames for this sample, how its entry was found: "task_doc_id", "question_id"
+        or "video"), or None when not replaying (KeyError if the file has no entry for it)."""
         if getattr(self, "_replay", None) is None:
             return None
-        entry, self._replay_match = self._replay.match(task=sample.task, doc_id=sample.doc_id,
-                                                       question_id=sample.question_id, video=sample.video)
-        return entry["frame_indices"]
+        entry, how = self._replay.match(task=sample.task, doc_id=sample.doc_id, question_id=sample.question_id,
+                                        video=sample.video)
+        return entry["frame_indices"], how
 
 
 __all__ = ["HVP", "MODEL_OPTIONS", "NOT_FINGERPRINTED", "QUESTION_ID_FIELDS", "split_model_args", "valid_model_args"]

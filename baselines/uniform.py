@@ -109,7 +109,7 @@ class SelectorBaseline(HVP):
 
     def process(self, sample) -> tuple[str, dict]:
         """Choose frames, answer from them; returns (text, trace fields with the prompt sent) like HVP.process."""
-        if self._replayed_frames(sample) is not None:
+        if self._replay is not None:  # selection_file=: hvp answers from the file's frames
             return super().process(sample)
         selection = self.select(sample.video, sample.question, sample.options)
         t0 = time.perf_counter()

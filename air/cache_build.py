@@ -3,8 +3,8 @@
 For every video of one or more lmms-eval tasks, encode the frames stage 1 scores (the 1-FPS samples of
 SPEC.md, `initial_sample_indices`) and store them in the persistent `FeatureCache`, exactly as a run would:
 the docs come from lmms-eval's TaskManager, the video of a doc from the task's own `doc_to_visual` (as
-hvp gets it), the video is opened as `H_VPModel.open` opens it (decoder list, decode threads, pixel
-limit), and the features go through `VideoSimilarity`, which builds the cache key (file identity,
+hvp gets it), the video is opened as a run opens it (`open_configured`: decoder list, decode threads,
+pixel limit), and the features go through `VideoSimilarity`, which builds the cache key (file identity,
 decoder that served, preprocessing tag, encoder name) and writes the entry. A later run with the same
 CLIP model, decoder and clip_resize finds every 1-FPS sample in the cache and encodes none.
 
@@ -224,11 +224,10 @@ def build_video(path: str, encoder, config, cache) -> VideoOutcome:
     Raises RuntimeError when the features could not be stored (the cache's own warning says why).
     """
     from air.base_models.utils.video_similarity import VideoSimilarity
-    from air.Process_Utils.process_video import VideoDecodeError, open_video
+    from air.Process_Utils.process_video import VideoDecodeError, open_configured
     from air.Process_Utils.sample_logic import initial_sample_indices
 
-    with open_video(path, decoder=config.decoder, decode_threads=config.decode_threads,
-                    max_video_pixels=config.max_video_pixels) as reader:
+    with open_configured(path, config) as reader:
         if reader.n_frames < 1:
             raise VideoDecodeError(path, "no video frames")
         samples = initial_sample_indices(reader.n_frames, reader.fps, config.sample_fps)

@@ -110,6 +110,7 @@ class HVP(lmms):
     is_simple = True
     model_id = "hvp"  # the lmms-eval name, prefix of log lines
     method_name = "air"  # the trace's "method"
+    uses_clip = True  # load a CLIP encoder and the feature cache
 
     def __init__(self, pretrained: str, **kwargs: Any) -> None:
         super().__init__()
@@ -121,10 +122,7 @@ class HVP(lmms):
         self._replay = self._open_selection_file(model_opts.get("selection_file"),  # fail before loading models
                                                  model_opts.get("replay_max_frames", DEFAULT_REPLAY_MAX_FRAMES))
         self._setup_devices(load_opts)
-        self._batch_size = model_opts.get("batch_size") or 1
-        if isinstance(self._batch_size, bool) or not isinstance(self._batch_size, int) or self._batch_size < 1:
-            raise ValueError(f"Invalid batch_size: {model_opts.get('batch_size')!r}. Expected an int >= 1 "
-                             "(lmms-eval's --batch_size: the requests whose selection loops run together).")
+        self._batch_size = model_opts.get("batch_size", 1)  # checked by split_model_args (VALUE_RULES)
         self._max_new_tokens = model_opts.get("max_new_tokens")
         self.model = self._load_model(model_opts, load_opts, air_args)
         self.fingerprint = make_fingerprint(self._fingerprint_parts(load_opts))
@@ -176,6 +174,7 @@ class HVP(lmms):
             clip_device=model_opts.get("clip_device"),
             clip_batch_size=model_opts.get("clip_batch_size") or 32,
             frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE),
+            with_clip=self.uses_clip,
             **load_opts,
             **air_args,
         )
@@ -427,10 +426,11 @@ class HVP(lmms):
                 if replay is None:
                     selecting.append(k)
                     continue
-                text, sent = self.model.answer_frames_with_prompt(sample.video, replay, sample.prompt,
+                frames, how = replay
+                text, sent = self.model.answer_frames_with_prompt(sample.video, frames, sample.prompt,
                                                                   sample.gen_kwargs)
-                outcomes[k] = (text, {"frame_indices": list(replay), "replayed_from": str(self._replay.path),
-                                      "replay_match": self._replay_match, "prompt": sent})
+                outcomes[k] = (text, {"frame_indices": list(frames), "replayed_from": str(self._replay.path),
+                                      "replay_match": how, "prompt": sent})
             except (Exception, SystemExit) as exc:
                 outcomes[k] = exc
         chosen = [samples[k] for k in selecting]
@@ -451,16 +451,14 @@ class HVP(lmms):
         trace.pop("answer", None)
         return text, trace
 
-    def _replayed_frames(self, sample: Sample) -> list[int] | None:
-        """The selection file's frames for this sample, or None when not replaying (KeyError if absent).
-
-        How the entry was found ("task_doc_id", "question_id" or "video") is kept for the trace.
-        """
+    def _replayed_frames(self, sample: Sample) -> tuple[list[int], str] | None:
+        """(the selection file's frames for this sample, how its entry was found: "task_doc_id", "question_id"
+        or "video"), or None when not replaying (KeyError if the file has no entry for it)."""
         if getattr(self, "_replay", None) is None:
             return None
-        entry, self._replay_match = self._replay.match(task=sample.task, doc_id=sample.doc_id,
-                                                       question_id=sample.question_id, video=sample.video)
-        return entry["frame_indices"]
+        entry, how = self._replay.match(task=sample.task, doc_id=sample.doc_id, question_id=sample.question_id,
+                                        video=sample.video)
+        return entry["frame_indices"], how
 
 
 __all__ = ["HVP", "MODEL_OPTIONS", "NOT_FINGERPRINTED", "QUESTION_ID_FIELDS", "split_model_args", "valid_model_args"]

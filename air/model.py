@@ -50,6 +50,12 @@ def warn_truncated_query(clip_name: str, tokens) -> None:
         "248 tokens) reads more.", tokens.n_tokens, clip_name, tokens.context_length)
 
 
+def decoder_fallbacks(reader) -> list[dict[str, str]]:
+    """The trace's fallback entries ("decoder_fallback") for each decoder that failed before `reader`'s served."""
+    return [{"reason": "decoder_fallback", "detail": f"{backend} failed ({cause}); served by {reader.backend}"}
+            for backend, cause in getattr(reader, "fallback_errors", ())]
+
+
 def vlm_frame_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
     """(width, height) that fits `max_side` keeping the aspect ratio, or None to keep the native size."""
     if not max_side or max(width, height) <= max_side:
@@ -172,9 +178,13 @@ class H_VPModel:
         clip_batch_size: int = 32,
         frame_max_side: int | None = DEFAULT_FRAME_MAX_SIDE,
         cache: Any = "default",
+        with_clip: bool = True,
         **fields: Any,
     ) -> "H_VPModel":
         """Load the backbone picked from `pretrained`'s name and a CLIP encoder.
+
+        with_clip: False loads no CLIP encoder and uses no feature cache (for frame choices that need no
+        similarity, such as the uniform baseline); the model can then answer but not select.
 
         fields: any AIRConfig field (max_frames=16, preset="efficient_16_8_4", ...) and any
         LoadOptions field (device, device_map, torch_dtype, attn_implementation, max_pixels,
@@ -203,20 +213,22 @@ class H_VPModel:
         if analysis_pretrained and analysis_pretrained != pretrained:
             analysis_adapter = resolve_backbone(analysis_pretrained, None)
             analysis_model = analysis_adapter.from_pretrained(analysis_pretrained, options)
-        encoder = load_clip(
-            config.clip_model, device=clip_device or default_device(options.device), batch_size=clip_batch_size
-        )
+        encoder = None
+        if with_clip:
+            encoder = load_clip(
+                config.clip_model, device=clip_device or default_device(options.device), batch_size=clip_batch_size
+            )
+        else:
+            cache = None
         return cls(model, encoder, config, analysis_backbone=analysis_model, cache=cache,
                    frame_max_side=frame_max_side, config_notes=notes)
 
     # -- selection -------------------------------------------------------------------------------
     def open(self, video_path: str):
         """Open a video with the configured decoder list (raises VideoDecodeError naming the file)."""
-        from air.Process_Utils.process_video import open_video
+        from air.Process_Utils.process_video import open_configured
 
-        cfg = self.config
-        return open_video(video_path, decoder=cfg.decoder, decode_threads=cfg.decode_threads,
-                          max_video_pixels=cfg.max_video_pixels)
+        return open_configured(video_path, self.config)
 
     def _vlm_frames(self, reader, frame_indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         size = vlm_frame_size(reader.width, reader.height, self.frame_max_side)
@@ -262,11 +274,9 @@ class H_VPModel:
             "timings_s": {**selection.timings_s, **{f"clip_{k}": v for k, v in similarity.timings_s.items()},
                           **job.timing},
         }
-        fallbacks = list(selection.fallbacks)
-        for backend, cause in getattr(reader, "fallback_errors", ()):
-            fallbacks.append({"reason": "decoder_fallback", "detail": f"{backend} failed ({cause}); served by {reader.backend}"})
-        if len(fallbacks) != len(selection.fallbacks):
-            info["fallbacks"] = tuple(fallbacks)
+        served_late = decoder_fallbacks(reader)
+        if served_late:
+            info["fallbacks"] = (*selection.fallbacks, *served_late)
         if self.config_notes:
             info["config_notes"] = list(self.config_notes)
         return selection.with_info(**info)

@@ -127,10 +127,13 @@ def new_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike, *, text: bool = True, encoding: str = "utf-8") -> Iterator[IO]:
+def atomic_writer(path: str | os.PathLike, *, text: bool = True, encoding: str = "utf-8",
+                  fsync: bool = True) -> Iterator[IO]:
     """Write `path` atomically: yields a handle on an exclusive temporary file next to it (see module doc).
 
     The temporary file is named `.<target name>.<random>.tmp`; it is removed if the block raises.
+    fsync=False skips forcing the data to disk before the rename, for files that are cheap to make again
+    (the report's thumbnails): after a power loss such a file may be empty or truncated.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
@@ -139,7 +142,8 @@ def atomic_writer(path: str | os.PathLike, *, text: bool = True, encoding: str =
         with os.fdopen(fd, "w" if text else "wb", **({"encoding": encoding} if text else {})) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -152,12 +156,6 @@ def atomic_write(path: str | os.PathLike, data: str | bytes, *, encoding: str = 
     with atomic_writer(path, text=isinstance(data, str), encoding=encoding) as handle:
         handle.write(data)
     return Path(path)
-
-
-def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Rename a finished temporary file over `path`, with the mode a new file would get (umask)."""
-    os.chmod(tmp, new_file_mode())
-    os.replace(tmp, path)
 
 
 def safe_name(text: object, *, max_len: int = 120, fallback: str = "x") -> str:
@@ -184,4 +182,4 @@ def probe_writable_folder(folder: str | os.PathLike) -> Path:
 
 
 __all__ = ["MIB", "FileCheckError", "atomic_write", "atomic_writer", "current_umask", "human_size",
-           "new_file_mode", "open_regular", "probe_writable_folder", "publish", "read_limited", "safe_name"]
+           "new_file_mode", "open_regular", "probe_writable_folder", "read_limited", "safe_name"]

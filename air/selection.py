@@ -18,6 +18,7 @@ import numpy as np
 from air.config import AIRConfig
 from air.Process_Utils import sample_logic as sl
 from air.Process_Utils.process_messages import FrameScore
+from air.strict_json import strict_json_value
 
 SimilarityFn = Callable[[np.ndarray], np.ndarray]
 AnalyzeFn = Callable[[np.ndarray], Sequence[FrameScore]]
@@ -119,7 +120,7 @@ class Selection:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready trace (ARCHITECTURE.md's public contract): plain Python values, strict JSON."""
-        return _strict_json({
+        return strict_json_value({
             "video": self.video,
             "fps": self.fps,
             "n_frames": self.n_frames,
@@ -139,7 +140,7 @@ class Selection:
             "timings_s": {k: _json_float(v) for k, v in self.timings_s.items()},
             "config": dict(self.config),
             **self.extra,
-        })
+        })[0]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)
@@ -198,25 +199,6 @@ def _json_float(value: float | None) -> float | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-def _strict_json(value: Any) -> Any:
-    """`value` with plain Python containers and scalars only, every non-finite float made None.
-
-    Reaches into `extra` too (anything passed to `with_info`), so `json.dumps(..., allow_nan=False)`
-    always succeeds on a Selection's dict.
-    """
-    if isinstance(value, dict):
-        return {str(k): _strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_strict_json(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class _Scores:

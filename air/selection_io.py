@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from air.safe_files import MIB, FileCheckError, atomic_writer, read_limited
-from air.traces import dumps_strict, loads_strict
+from air.strict_json import dumps_strict, loads_strict
 
 FORMAT = "air-selections/1"
 #: Frames replayed per sample unless `replay_max_frames` says otherwise (8 x the paper's largest budget, 32).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 from collections import Counter
@@ -21,6 +20,12 @@ from typing import Any, Iterable, Iterator
 
 from air.fingerprint import ABSENT, differing_fields, short_value
 from air.safe_files import MIB, human_size, open_regular
+from air.strict_json import (  # noqa: F401  (loads_strict and dumps_strict are public here too)
+    StrictJSONError,
+    dumps_strict,
+    loads_strict,
+    strict_json_value,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,26 +48,6 @@ def default_trace_dir(argv: list[str] | None = None) -> Path:
 
 def trace_key(task: str, doc_id: Any) -> str:
     return f"{task}::{doc_id}"
-
-
-class StrictJSONError(ValueError):
-    """Text that is not strict JSON: NaN / Infinity, or a number a float cannot hold (1e400)."""
-
-
-def _reject_constant(name: str):
-    raise StrictJSONError(f"{name} is not strict JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise StrictJSONError(f"number {text[:40]} overflows a float")
-    return value
-
-
-def loads_strict(text: str | bytes) -> Any:
-    """json.loads that also refuses NaN, Infinity and numbers overflowing a float (StrictJSONError)."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _lines(handle, max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
@@ -123,6 +108,11 @@ def iter_trace_records(trace_dir: str | Path) -> Iterator[dict]:
     """Every record of every `traces_rank*.jsonl` in trace_dir."""
     for path in sorted(Path(trace_dir).glob("traces_rank*.jsonl")):
         yield from iter_jsonl_records(path)
+
+
+def record_method(record: dict) -> str:
+    """The method that wrote a trace record (hvp's "air", "uniform", ...); "air" when the record names none."""
+    return str(record.get("method") or "air")
 
 
 def supersedes(new: dict, old: dict | None) -> bool:
@@ -207,38 +197,21 @@ class TraceWriter:
         return True
 
 
-def strict_json_value(value: Any, path: str = "") -> tuple[Any, list[str]]:
-    """(value as strict-JSON types, paths of the non-finite floats replaced by None).
-
-    numpy scalars and arrays become Python numbers and lists, tuples and sets become lists, other
-    unknown objects their str(); NaN, Infinity and -Infinity become None. Paths look like "a.b[2]".
-    """
-    replaced: list[str] = []
-    return _strict(value, path, replaced), replaced
-
-
-def _strict(value: Any, path: str, replaced: list[str]) -> Any:
-    if value is None or isinstance(value, (bool, str, int)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        replaced.append(path or "$")
+def find_video(recorded: Any, folders: Iterable[str | Path] = ()) -> str | None:
+    """The video file a trace names (`recorded`, its "video"): as written, else relative to (or by name
+    inside) one of `folders` (e.g. the trace's own folder); None when no such regular file exists."""
+    if not isinstance(recorded, str) or not recorded.strip():
         return None
-    if isinstance(value, dict):
-        return {str(k): _strict(v, f"{path}.{k}" if path else str(k), replaced) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-        return [_strict(v, f"{path}[{i}]", replaced) for i, v in enumerate(items)]
-    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
-    if callable(tolist):
-        return _strict(tolist(), path, replaced)
-    return str(value)
-
-
-def dumps_strict(value: Any, **kwargs: Any) -> str:
-    """json.dumps of `strict_json_value(value)` with allow_nan=False (non-finite floats become null)."""
-    return json.dumps(strict_json_value(value)[0], allow_nan=False, **kwargs)
+    candidates = [Path(recorded)]
+    for folder in folders:
+        candidates += [Path(folder) / recorded, Path(folder) / Path(recorded).name]
+    for candidate in candidates:
+        try:
+            if candidate.is_file():
+                return str(candidate)
+        except (OSError, ValueError):  # a name too long or holding NUL
+            continue
+    return None
 
 
 # -- resume: which earlier records may be reused ------------------------------------------------

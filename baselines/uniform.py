@@ -46,11 +46,6 @@ class FrameChoice:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def _positive_int_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"Invalid {name}: {value!r}. Expected an int >= 1 (or None for the A.I.R. budget).")
-
-
 class SelectorBaseline(HVP):
     """`hvp` with a one-pass frame choice instead of A.I.R.; subclasses implement `choose_frames`.
 
@@ -81,38 +76,16 @@ class SelectorBaseline(HVP):
         super().__init__(pretrained, **kwargs)
 
     def _check_baseline_args(self, args: dict[str, Any]) -> None:
-        _positive_int_or_none("num_frames", args["num_frames"])
+        """Checks beyond air/config.py's VALUE_RULES, which convert_value has applied (none here)."""
 
     # -- loading ---------------------------------------------------------------------------------
     def _load_model(self, model_opts: dict, load_opts: dict, air_args: dict):
-        """An H_VPModel with the backbone of `pretrained`, the same AIRConfig as hvp, and CLIP only if used."""
-        from air.base_models import resolve_backbone
-        from air.base_models.base import LoadOptions
-        from air.config import config_for_backbone
-        from air.model import DEFAULT_FRAME_MAX_SIDE, H_VPModel
-
-        pretrained = model_opts["pretrained"]
+        """hvp's H_VPModel (the backbone of `pretrained`, its frame limits, the same AIRConfig), CLIP only if
+        used and no analysis backbone."""
         if model_opts.get("analysis_pretrained"):
             logger.warning("%s: analysis_pretrained=%s is unused: baselines analyse no frames.", self.model_id,
                            model_opts["analysis_pretrained"])
-        adapter = resolve_backbone(pretrained, model_opts.get("backbone"))
-        # the family's own frame limits (VILA-1.5: 8 / 8), exactly as H_VPModel.from_pretrained applies them
-        config, notes = config_for_backbone(air_args, max_frames=adapter.default_max_frames,
-                                            min_frames=adapter.default_min_frames, backbone=adapter.name)
-        for note in notes:
-            logger.warning("%s: A.I.R. configuration: %s", self.model_id, note)
-        options = LoadOptions(**{**load_opts, "analysis_batch_size": config.analysis_batch_size})
-        backbone = adapter.from_pretrained(pretrained, options)
-        clip, cache = None, None
-        if self.uses_clip:
-            from air.base_models.clip_model import load_clip
-            from air.base_models.utils.generation import default_device
-
-            device = model_opts.get("clip_device") or default_device(options.device)
-            clip = load_clip(config.clip_model, device=device, batch_size=model_opts.get("clip_batch_size") or 32)
-            cache = "default"  # the FeatureCache in config.resolved_cache_dir, shared with hvp
-        return H_VPModel(backbone, clip, config, cache=cache,
-                         frame_max_side=model_opts.get("frame_max_side", DEFAULT_FRAME_MAX_SIDE), config_notes=notes)
+        return super()._load_model({**model_opts, "analysis_pretrained": None}, load_opts, air_args)
 
     def _fingerprint_extra(self) -> dict[str, Any]:
         """The baseline's own options enter the run fingerprint (resume never mixes num_frames=8 and 16)."""
@@ -136,7 +109,7 @@ class SelectorBaseline(HVP):
 
     def process(self, sample) -> tuple[str, dict]:
         """Choose frames, answer from them; returns (text, trace fields with the prompt sent) like HVP.process."""
-        if self._replayed_frames(sample) is not None:
+        if self._replay is not None:  # selection_file=: hvp answers from the file's frames
             return super().process(sample)
         selection = self.select(sample.video, sample.question, sample.options)
         t0 = time.perf_counter()
@@ -160,6 +133,7 @@ class SelectorBaseline(HVP):
 
     def select(self, video: str, question: str, options: list[str] | None = None):
         """The baseline's frames for one video and question, as an `air.model.Selection` (n_analyzed 0)."""
+        from air.model import decoder_fallbacks
         from air.Process_Utils.sample_logic import initial_sample_indices
         from air.selection import Selection
 
@@ -169,10 +143,7 @@ class SelectorBaseline(HVP):
             samples = initial_sample_indices(reader.n_frames, reader.fps, cfg.sample_fps)
             budget = self.frame_budget(reader.n_frames, reader.fps)
             choice = self.choose_frames(reader, samples, budget, question, list(options) if options else None)
-            fallbacks = list(choice.fallbacks)
-            for backend, cause in getattr(reader, "fallback_errors", ()):
-                fallbacks.append({"reason": "decoder_fallback",
-                                  "detail": f"{backend} failed ({cause}); served by {reader.backend}"})
+            fallbacks = [*choice.fallbacks, *decoder_fallbacks(reader)]
             fps, n_frames, decoder = float(reader.fps), int(reader.n_frames), reader.backend
         frames = tuple(int(f) for f in np.asarray(choice.frames, dtype=np.int64))
         if len(frames) < budget:

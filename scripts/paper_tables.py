@@ -92,13 +92,6 @@ class PaperTable:
         return [(row, task) for row in self.rows for _, task in self.columns if task in load_run(row.run).tasks]
 
 
-def _cost_note() -> str:
-    cost = PAPER_REFERENCE["video_mme_cost"]
-    return (f"Paper, Video-MME: {cost['frames_analysed_mean']} frames analysed per video on average, "
-            f"{cost['analysis_s_per_video']} s of VLM analysis per video (against {cost['analysis_s_128_frames']} s "
-            f"to analyse 128 frames directly), {cost['other_stages_s']} s for the other stages.")
-
-
 TABLES: dict[str, PaperTable] = {
     table.name: table for table in (
         PaperTable(

@@ -157,7 +157,8 @@ def test_broken_and_missing_videos_are_reported_and_skipped(tmp_path, capsys, ti
     (["--shard", "a/b"], "argument --shard: Invalid shard: 'a/b'."),
     (["--set", "colour=red"], "argument --set/--clip: Unknown A.I.R. option(s): colour."),
     (["--set", "clip_resize=stretch"], "Invalid clip_resize"),
-    (["--set", "clip_batch_size=0"], "Invalid clip_batch_size: 0. Expected an int >= 1 and <= 65536 (frames per call)."),
+    (["--set", "clip_batch_size=0"],
+     "argument --set/--clip: Invalid clip_batch_size: 0. Expected an int >= 1 and <= 65536 (frames per call)."),
     (["--include_path", "/nonexistent/tasks"], "argument --include_path: not a folder: /nonexistent/tasks"),
     (["--task", "air_sampel"], "Unknown task 'air_sampel'"),
 ])

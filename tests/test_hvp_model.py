@@ -97,3 +97,20 @@ def test_entry_point_lists_hvp():
     from lmms_eval.models import list_available_models
 
     assert "hvp" in list_available_models()
+
+
+def test_a_decoder_that_failed_before_the_serving_one_is_traced(tiny, video, monkeypatch):
+    import air.Process_Utils.process_video as pv
+
+    def not_installed(path, **options):
+        raise ImportError("No module named 'decord'")
+
+    monkeypatch.setitem(pv._READERS, "decord", not_installed)
+    pretrained, clip = tiny
+    model = H_VPModel.from_pretrained(pretrained, clip_model=clip, cache=None, decoder="decord,pyav", max_rounds=1,
+                                      candidates_per_round=2, analysis_max_new_tokens=4)
+    data = model.select(video[0], "Which colour comes last?").to_dict()
+    assert data["decoder"] == "pyav"
+    served_late = [f for f in data["fallbacks"] if f["reason"] == "decoder_fallback"]
+    assert len(served_late) == 1 and served_late[0]["detail"].startswith("decord failed (backend not installed")
+    assert served_late[0]["detail"].endswith("served by pyav")

@@ -81,6 +81,18 @@ def test_atomic_writer_failure_leaves_the_target_and_no_temp_file(tmp_path):
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_atomic_writer_fsyncs_unless_told_not_to(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    with atomic_writer(tmp_path / "thumb.jpg", text=False, fsync=False) as handle:
+        handle.write(b"jpeg")
+    assert synced == [] and (tmp_path / "thumb.jpg").read_bytes() == b"jpeg"
+    with atomic_writer(tmp_path / "trace.json") as handle:
+        handle.write("{}")
+    assert len(synced) == 1 and (tmp_path / "trace.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thumb.jpg", "trace.json"]
+
+
 @pytest.mark.parametrize("umask, mode", [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])
 def test_atomic_write_gives_the_mode_of_a_new_file(tmp_path, umask, mode):
     old = os.umask(umask)

@@ -290,3 +290,10 @@ def open_video(path: str | os.PathLike, decoder: str = DEFAULT_DECODER, *, decod
     if len(failures) == 1:
         raise VideoDecodeError(path_str, f"{failures[0][0]}: {failures[0][1]}")
     raise VideoDecodeError(path_str, "no backend could read it: " + "; ".join(f"{n}: {c}" for n, c in failures))
+
+
+def open_configured(path: str | os.PathLike, config) -> VideoReader:
+    """Open `path` as a run with `config` (an AIRConfig) does: its decoder list, decode_threads and
+    max_video_pixels (hvp, the baselines and `air cache build` all open videos through this)."""
+    return open_video(path, decoder=config.decoder, decode_threads=config.decode_threads,
+                      max_video_pixels=config.max_video_pixels)

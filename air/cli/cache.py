@@ -10,7 +10,7 @@ from pathlib import Path
 
 from air.cli import cache_build
 from air.cli.common import CLIError, add_command
-from air.safe_files import human_size as human_bytes
+from air.safe_files import human_size
 
 
 def _when(stamp: float | None) -> str:
@@ -43,7 +43,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"CLIP feature cache: {info['root']}" + ("" if Path(info["root"]).is_dir() else " (does not exist yet)"))
     print(f"  entries: {info['entries']} (one per video x decoder x frame size x CLIP model)")
     print(f"  frames:  {info['frames']} cached image features")
-    print(f"  size:    {human_bytes(info['bytes'])}")
+    print(f"  size:    {human_size(info['bytes'])}")
     print(f"  oldest:  {_when(info['oldest_mtime'])}")
     print(f"  newest:  {_when(info['newest_mtime'])}")
     return 0
@@ -63,7 +63,7 @@ def _clear(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot clear the cache folder {cache.root}: {exc.strerror or exc}", code=1) from exc
     scope = "all entries" if days is None else f"entries not modified for {days:g} days"
     print(f"removed {removed} of {before['entries']} entries ({scope}) from {before['root']}; "
-          f"{human_bytes(before['bytes'] - after['bytes'])} freed, {after['entries']} entries left")
+          f"{human_size(before['bytes'] - after['bytes'])} freed, {after['entries']} entries left")
     return 0
 
 

@@ -64,10 +64,7 @@ def _config(args: argparse.Namespace):
         clip = {k: convert_value(k, v, CLIP_OPTIONS[k]) for k, v in clip_options.items()}
     except ValueError as exc:
         raise CLIError(f"argument --set/--clip: {exc}") from exc
-    batch_size = clip.get("clip_batch_size", 32)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise CLIError(f"argument --set: invalid clip_batch_size {batch_size!r}. Expected an int >= 1.")
-    return config, args.device or clip.get("clip_device"), batch_size
+    return config, args.device or clip.get("clip_device"), clip.get("clip_batch_size", 32)
 
 
 def _cache(args: argparse.Namespace, config):

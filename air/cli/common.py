@@ -111,15 +111,6 @@ def output_file(path: str | os.PathLike, label: str) -> Path:
     return target
 
 
-def json_default(value: Any):
-    """JSON form of numpy scalars/arrays, tuples and sets (for json.dumps(default=...))."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 # -- trace files ------------------------------------------------------------------------------------
 def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> Iterator[dict]:
     """Trace records (JSON objects) from a JSON trace (one record or a list), a JSONL side-car, or a trace folder.
@@ -128,7 +119,8 @@ def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> 
     skipped with a warning, air.traces.iter_jsonl_records). A JSON trace is read whole, up to
     MAX_TRACE_JSON_BYTES, as strict JSON. Every problem is a CLIError naming `label` and the file.
     """
-    from air.traces import iter_jsonl_records, loads_strict
+    from air.strict_json import loads_strict
+    from air.traces import iter_jsonl_records
 
     path = Path(source)
     try:
@@ -162,11 +154,6 @@ def iter_trace_file_records(source: str | os.PathLike, label: str = "TRACE") -> 
         raise CLIError(f"argument {label}: cannot read {exc.filename or path}: {exc.strerror or exc}") from exc
 
 
-def load_trace_records(source: str | os.PathLike, label: str = "TRACE") -> list[dict]:
-    """Every record of `source` (see iter_trace_file_records)."""
-    return list(iter_trace_file_records(source, label))
-
-
 def find_record(source: str | os.PathLike, doc_id: str | None = None, task: str | None = None,
                 label: str = "TRACE") -> dict:
     """The one record of `source` matching --doc-id/--task, read as a stream (at most two matches are kept)."""
@@ -183,18 +170,6 @@ def find_record(source: str | os.PathLike, doc_id: str | None = None, task: str 
                 hits.append(record)
     if total == 0:
         raise CLIError(f"argument {label}: no trace records in {source}")
-    return _one_hit(hits, matching, keys, total, str(source), doc_id, task)
-
-
-def pick_record(records: list[dict], source: str, doc_id: str | None = None, task: str | None = None) -> dict:
-    """The one record matching --doc-id/--task; errors list what the file holds."""
-    hits = [r for r in records
-            if (doc_id is None or str(r.get("doc_id")) == str(doc_id)) and (task is None or r.get("task") == task)]
-    keys = [f"{r.get('task')}:{r.get('doc_id')}" for r in records[:30]]
-    return _one_hit(hits, len(hits), keys, len(records), source, doc_id, task)
-
-
-def _one_hit(hits: list[dict], matching: int, keys: list[str], total: int, source: str, doc_id, task) -> dict:
     if matching == 1:
         return hits[0]
     listing = ", ".join(keys) + (" ..." if total > 30 else "")

@@ -13,12 +13,12 @@ def _failed(record: dict) -> bool:
 
 def _latest_of_one_method(records: list[tuple[dict, str]], method: str | None) -> list[tuple[dict, str]]:
     """Each sample's latest record (as resume picks it) of one method; several methods need --method."""
-    from air.traces import latest_records
+    from air.traces import latest_records, record_method
 
-    methods = sorted({str(r.get("method") or "air") for r, _ in records})
+    methods = sorted({record_method(r) for r, _ in records})
     if method is None and len(methods) > 1:
         raise CLIError(f"the traces hold several methods ({', '.join(methods)}): name one with --method.")
-    wanted = [(r, source) for r, source in records if method is None or str(r.get("method") or "air") == method]
+    wanted = [(r, source) for r, source in records if method is None or record_method(r) == method]
     if method is not None and not wanted:
         raise CLIError(f"argument --method: no records of method {method!r}; the traces hold {', '.join(methods)}.")
     latest = {id(r) for r in latest_records(r for r, _ in wanted).values()}

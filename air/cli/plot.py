@@ -26,17 +26,15 @@ def _resolve_video(record: dict, source: Path, explicit: str | None, no_video: b
         return None, "contact sheet off (--no-video)"
     if explicit:
         return existing_file(explicit, "--video"), ""
+    from air.traces import find_video
+
     recorded = record.get("video")
     if not isinstance(recorded, str) or not recorded.strip():
         return None, "the trace names no video: drawing without the contact sheet (pass --video)"
-    folder = source if source.is_dir() else source.parent
-    for candidate in (Path(recorded), folder / recorded, folder / Path(recorded).name):
-        try:
-            if candidate.is_file():
-                return str(candidate), ""
-        except (OSError, ValueError):  # a name too long or holding NUL
-            continue
-    return None, f"video {recorded} not found: drawing without the contact sheet (pass --video)"
+    found = find_video(recorded, [source if source.is_dir() else source.parent])
+    if found is None:
+        return None, f"video {recorded} not found: drawing without the contact sheet (pass --video)"
+    return found, ""
 
 
 def _with_video_timeline(record: dict, video: str) -> dict:

@@ -163,17 +163,18 @@ def plan_run(args: argparse.Namespace) -> RunPlan:
         except ValueError as exc:
             raise CLIError(f"argument --pretrained: {exc}") from exc
     output_folder(args.out, "--out")
-    check_video(video, config.decoder, config.max_video_pixels)
+    check_video(video, config)
     return RunPlan(video=video, question=args.question.strip(), options=args.options, pretrained=pretrained or "",
                    clip=args.clip, tiny=args.tiny, fields={**air, **load, **model})
 
 
-def check_video(video: str, decoder: str, max_video_pixels: int | None) -> None:
-    """Open the video once before any model loads, so a bad file fails in a second (exit code 1)."""
-    from air.Process_Utils.process_video import VideoDecodeError, open_video
+def check_video(video: str, config) -> None:
+    """Open the video once as the run will (AIRConfig `config`) before any model loads, so a bad file fails
+    in a second (exit code 1)."""
+    from air.Process_Utils.process_video import VideoDecodeError, open_configured
 
     try:
-        with open_video(video, decoder=decoder, max_video_pixels=max_video_pixels) as reader:
+        with open_configured(video, config) as reader:
             if reader.n_frames < 1:
                 raise VideoDecodeError(video, "no video frames")
     except VideoDecodeError as exc:
@@ -250,11 +251,10 @@ def output_stem(plan: RunPlan, name: str | None) -> str:
 
 
 def trace_json(record: dict) -> str:
-    """JSON text of a trace: one top-level key per line, each value compact (readable, and small)."""
-    from air.cli.common import json_default
+    """Strict JSON text of a trace: one top-level key per line, each value compact (readable, and small)."""
+    from air.strict_json import dumps_strict
 
-    items = [f" {json.dumps(k)}: {json.dumps(v, separators=(',', ':'), default=json_default)}"
-             for k, v in record.items()]
+    items = [f" {json.dumps(str(k))}: {dumps_strict(v, separators=(',', ':'))}" for k, v in record.items()]
     return "{\n" + ",\n".join(items) + "\n}\n"
 
 

@@ -23,7 +23,6 @@ from air.report.media import (
     FigureJob,
     ThumbJob,
     figure_name,
-    find_video,
     image_size,
     prune,
     run_jobs,
@@ -35,6 +34,7 @@ from air.report.rows import build_row
 from air.report.runs import Run, RunError, Sample, load_run
 from air.report.summary import run_info, task_summaries
 from air.safe_files import atomic_write, safe_name
+from air.traces import find_video
 
 __all__ = ["DEFAULT_FIGURES", "ReportResult", "RunError", "build_data", "load_run", "write_report"]
 

@@ -17,13 +17,11 @@ import json
 import logging
 import os
 import re
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from air.safe_files import publish
+from air.safe_files import atomic_writer
 
 logger = logging.getLogger(__name__)
 
@@ -49,22 +47,6 @@ class FigureJob:
     record: dict
     video: str | None
     path: Path
-
-
-def find_video(recorded: Any, folders: Iterable[Path]) -> str | None:
-    """The video file a trace names: as written, else relative to (or by name inside) one of `folders`."""
-    if not isinstance(recorded, str) or not recorded.strip():
-        return None
-    candidates = [Path(recorded)]
-    for folder in folders:
-        candidates += [folder / recorded, folder / Path(recorded).name]
-    for candidate in candidates:
-        try:
-            if candidate.is_file():
-                return str(candidate)
-        except OSError:
-            continue
-    return None
 
 
 def _digest(*parts: Any) -> str:
@@ -107,24 +89,13 @@ def figure_name(record: dict, video: str | None) -> str:
     return f"fig-{_digest('figure', MEDIA_VERSION, _plotting_hash(), FIGURE_DPI, record, _file_identity(video))}.png"
 
 
-def _atomic_target(path: Path, suffix: str) -> tuple[int, str]:
-    """An O_EXCL temporary file next to `path` (same folder, so the final rename is atomic)."""
-    return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-
-
 def _write_strip(frames, path: Path) -> None:
     import numpy as np
     from PIL import Image
 
     strip = np.concatenate(list(frames), axis=1)
-    fd, tmp = _atomic_target(path, ".jpg")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(strip).save(handle, format="JPEG", quality=JPEG_QUALITY, optimize=True)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, text=False, fsync=False) as handle:  # a lost thumbnail is made again next time
+        Image.fromarray(strip).save(handle, format="JPEG", quality=JPEG_QUALITY, optimize=True)
 
 
 def make_thumbs(job: ThumbJob) -> list[tuple[str, str | None]]:
@@ -174,13 +145,7 @@ def make_figure(job: FigureJob) -> list[tuple[str, str | None]]:
     try:
         from air.plotting import plot_trace
 
-        fd, tmp = _atomic_target(job.path, ".png")
-        os.close(fd)
-        try:
-            plot_trace(job.record, tmp, video=job.video, dpi=FIGURE_DPI)
-            publish(tmp, job.path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        plot_trace(job.record, job.path, video=job.video, dpi=FIGURE_DPI)  # written atomically
         return [(str(job.path), None)]
     except Exception as exc:  # noqa: BLE001
         return [(str(job.path), f"{type(exc).__name__}: {exc}")]

@@ -13,10 +13,11 @@ import base64
 import hashlib
 import html
 import json
-import math
 from importlib import resources
 from string import Template
 from typing import Any
+
+from air.strict_json import dumps_strict
 
 
 def _asset(name: str) -> str:
@@ -27,23 +28,12 @@ def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def finite(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None (strict JSON for JSON.parse)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value
-
-
 def embed_json(data: Any) -> str:
     """JSON safe to place inside a <script> element: ASCII only, no `<`, `>` or `&` characters."""
     try:  # the rows are finite by construction; the walk over every value is only a safety net
         text = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     except ValueError:
-        text = json.dumps(finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        text = dumps_strict(data, ensure_ascii=True, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from air.traces import supersedes
+from air.safe_files import FileCheckError, read_limited
+from air.traces import iter_jsonl_records, record_method, supersedes
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ class Run:
 
 
 def _read_json(path: Path) -> dict:
-    from air.safe_files import FileCheckError, read_limited
-
     try:
         data = json.loads(read_limited(path, max_bytes=MAX_RESULTS_BYTES, what="results file").decode("utf-8"))
     except FileCheckError as exc:
@@ -83,9 +82,6 @@ def _read_json(path: Path) -> dict:
 
 def _read_jsonl(path: Path) -> list[dict]:
     """The JSON objects of a samples or trace file (regular files only, long lines skipped; see iter_jsonl_records)."""
-    from air.safe_files import FileCheckError
-    from air.traces import iter_jsonl_records
-
     try:
         return list(iter_jsonl_records(path, strict=False))  # lmms-eval samples files may hold NaN
     except FileCheckError as exc:
@@ -181,7 +177,7 @@ def _locate(source: Path, notes: list[str]) -> tuple[Path | None, list[Path], li
 
 def _choose_method(records: list[tuple[dict, Path]], method: str | None, results: dict | None, source: Path,
                    notes: list[str]) -> str | None:
-    counts = Counter(str(r.get("method") or "air") for r, _ in records)
+    counts = Counter(record_method(r) for r, _ in records)
     if method is not None:
         if method not in counts:
             raise RunError(f"{source}: no trace of method {method!r}. The traces hold: "
@@ -213,7 +209,7 @@ def load_run(source: str | Path, *, method: str | None = None) -> Run:
     run = Run(source=source, label=_label(source, results, chosen), results=results, results_file=results_file,
               trace_files=trace_files, samples_files=samples_files, method=chosen, notes=notes)
     for record, path in records:
-        if chosen is not None and str(record.get("method") or "air") != chosen:
+        if chosen is not None and record_method(record) != chosen:
             continue
         key = (str(record["task"]), str(record["doc_id"]))
         sample = run.samples.setdefault(key, Sample(task=str(record["task"]), doc_id=record["doc_id"]))

@@ -4,8 +4,8 @@
         [--decoder pyav] [--repeats 3] [--markdown bench_results/pipeline.md] [--analysis-threads 1]
 
 Figures (top-level JSON keys, QUALITY.md's names; each ratio is a median of `repeats` runs unless noted;
-the headline is the default configuration: decoder pyav, its default decode_threads, the encoder's own
-CLIP preprocessing):
+the headline is the default configuration: decoder pyav, its default decode_threads, clip_resize=crop,
+SPEC.md's CLIP preprocessing):
 - decode_vs_ffmpeg, decode_vs_naive, decode_threads_vs_one: our 1-FPS reader (frames at 224x224) on a
   10-minute 1280x720 30 fps H.264 video against ffmpeg's fps+scale filter graph, against decord
   get_batch + resize, and against itself with decode_threads=1 (decode_figures.py; every installed

@@ -4,7 +4,7 @@ the sum of the two stages run alone.
     python scripts/benchmarks/overlap_figures.py [--duration-s 120] [--size 1280x720] [--json PATH]
 
 The coarse filter is `VideoSimilarity(reader, encoder, query).frame_features(1-FPS samples)`: one worker
-thread decodes chunks of frames (prepared as the encoder's own preprocessing: short side to 224, centre
+thread decodes chunks of frames (prepared as the default clip_resize=crop: short side to 224, centre
 crop) while the encoder embeds the previous chunk. The encoder is a real-size open_clip ViT-B-32 with
 random weights (`open_clip.create_model("ViT-B-32", pretrained=None)`, built offline), so encoding costs
 what it costs with trained weights. Times, each the median of `repeats` interleaved runs:
@@ -44,7 +44,7 @@ def _decode_alone(video: Path, encoder, decoder: str, threads: int) -> tuple[flo
     chunks = []
     with open_video(video, decoder=decoder, decode_threads=threads) as reader:
         size, transform = clip_preparation(reader.width, reader.height, encoder.image_size,
-                                           resolve_resize("own", encoder))
+                                           resolve_resize("crop", encoder))  # VideoSimilarity's default
         for frames, _ in reader.iter_chunks(sample_indices(reader.n_frames, reader.fps, 1.0), size=size,
                                             chunk_size=CHUNK):
             chunks.append(transform(frames) if transform else frames)

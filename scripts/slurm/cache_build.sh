@@ -21,10 +21,8 @@ CLIP_DEVICE="${CLIP_DEVICE:-}"
 STRICT="${STRICT:-0}"
 DRY_RUN="${DRY_RUN:-0}"
 
-read -r -a TASK_LIST <<<"${TASKS//,/ }"
-[ "${#TASK_LIST[@]}" -gt 0 ] || die "TASKS is empty. Expected task names separated by spaces or commas."
-[ -d "$HF_HOME" ] || die "HF_HOME=$HF_HOME is not a directory. Expected the shared Hugging Face home with the benchmark videos."
-[ -d "$INCLUDE_PATH" ] || die "INCLUDE_PATH=$INCLUDE_PATH is not a directory. Expected the A.I.R. task configs (\$AIR_REPO/configs)."
+read_task_list
+check_data_folders
 [ "$CLIP" != none ] || die "CLIP=none: a build needs the CLIP model of the runs it prepares."
 case "$STRICT" in
     0 | 1) ;;

@@ -40,3 +40,15 @@ apply_umask() {
         umask "$AIR_UMASK"
     fi
 }
+
+# read_task_list: TASK_LIST from TASKS (names separated by spaces or commas); an empty list ends the job.
+read_task_list() {
+    read -r -a TASK_LIST <<<"${TASKS//,/ }"
+    [ "${#TASK_LIST[@]}" -gt 0 ] || die "TASKS is empty. Expected task names separated by spaces or commas."
+}
+
+# check_data_folders: HF_HOME (datasets and videos) and INCLUDE_PATH (task configs) must be folders.
+check_data_folders() {
+    [ -d "$HF_HOME" ] || die "HF_HOME=$HF_HOME is not a directory. Expected the shared Hugging Face home with the benchmark videos."
+    [ -d "$INCLUDE_PATH" ] || die "INCLUDE_PATH=$INCLUDE_PATH is not a directory. Expected the A.I.R. task configs (\$AIR_REPO/configs)."
+}

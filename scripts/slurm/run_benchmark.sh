@@ -29,8 +29,7 @@ LIMIT="${LIMIT:-}"
 DRY_RUN="${DRY_RUN:-0}"
 
 # ---------------------------------------------------------------- which task this job runs
-read -r -a TASK_LIST <<<"${TASKS//,/ }"
-[ "${#TASK_LIST[@]}" -gt 0 ] || die "TASKS is empty. Expected task names separated by spaces or commas."
+read_task_list
 TASK_INDEX="${TASK_INDEX:-${SLURM_ARRAY_TASK_ID:-}}"
 [ -n "$TASK_INDEX" ] || die "no task index: submit as an array job (sbatch --array=0-$((${#TASK_LIST[@]} - 1))) or set TASK_INDEX. Tasks: ${TASK_LIST[*]}"
 [[ "$TASK_INDEX" =~ ^[0-9]+$ ]] || die "Invalid task index: '$TASK_INDEX'. Expected an integer in 0..$((${#TASK_LIST[@]} - 1))."
@@ -45,8 +44,7 @@ for name in PRETRAINED CLIP OUTPUT_DIR MODEL RUN_TAG; do
         *,*) die "Invalid $name: '${!name}'. It must not contain a comma: it is joined into --model_args, which lmms-eval splits on commas." ;;
     esac
 done
-[ -d "$HF_HOME" ] || die "HF_HOME=$HF_HOME is not a directory. Expected the shared Hugging Face home with the benchmark videos."
-[ -d "$INCLUDE_PATH" ] || die "INCLUDE_PATH=$INCLUDE_PATH is not a directory. Expected the A.I.R. task configs (\$AIR_REPO/configs)."
+check_data_folders
 case "$RESUME" in
     True | False) ;;
     *) die "Invalid RESUME: '$RESUME'. Expected True or False." ;;
